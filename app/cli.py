@@ -1,0 +1,297 @@
+"""The `tomes` command line. Every command is a thin shell over engine calls; engine errors
+become one-line messages here (exit status 1) and nowhere else."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from engine.errors import TomesError
+from engine.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    """Turn engine errors into `Error: …` and exit status 1 instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TomesError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.load(overrides=overrides)
+
+
+class _Status:
+    """A one-line progress status on a terminal (stderr); silent when not a TTY."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self.width = 0
+
+    def show(self, text: str) -> None:
+        if not self.enabled:
+            return
+        text = text[:110]
+        self.stream.write("\r" + text + " " * max(0, self.width - len(text)))
+        self.stream.flush()
+        self.width = len(text)
+
+    def clear(self) -> None:
+        if self.enabled and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = width * done // max(total, 1)
+    return "[" + "#" * filled + "-" * (width - filled) + f"] {done}/{total}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tomes")
+def cli() -> None:
+    """Tomes: ask questions across whole document collections, locally, with cited answers.
+
+    All data lives under TOMES_HOME (default: your user data folder). Nothing leaves this
+    machine.
+    """
+
+
+# ---------------------------------------------------------------------------------- projects
+@cli.command("projects")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_friendly
+def projects_cmd(as_json: bool) -> None:
+    """List projects with their document and chunk counts."""
+    from engine.projects import Projects
+
+    settings = _settings()
+    rows = []
+    for project in Projects(settings.home).list():
+        with project.open() as store:
+            stats = store.stats()
+        rows.append({"name": project.name, **stats, "folder": str(project.folder)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No projects yet. Start one with: tomes ingest FILE... --project NAME")
+        return
+    for r in rows:
+        click.echo(
+            f"{r['name']}\t{r['documents']} documents\t{r['chunks']} chunks\t{r['tokens']} tokens"
+        )
+
+
+# ---------------------------------------------------------------------------------- ingest
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--project", "-p", required=True, help="Project to add to (created if new).")
+@click.option(
+    "--chunk-tokens", type=int, default=None, help="Largest chunk in tokens (default 400)."
+)
+@_friendly
+def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) -> None:
+    """Add files, folders (honoring .gitignore) or .zip archives to a project.
+
+    Prints one line per file: ok, unchanged, replaced, skipped or failed with the reason.
+    Exits with status 1 if any file failed; the others are still added.
+    """
+    from engine.intake import ingest_paths
+    from engine.projects import Projects
+
+    settings = _settings(**{"ingest.chunk_tokens": chunk_tokens})
+    proj = Projects(settings.home).get_or_create(project)
+    status = _Status(sys.stderr)
+    counts: dict[str, int] = {}
+    started = time.perf_counter()
+    with proj.open() as store:
+        for event in ingest_paths(store, list(paths), settings):
+            if event.status == "reading":
+                status.show(f"{_bar(event.done, event.total)} reading {event.name}")
+                continue
+            status.clear()
+            counts[event.status] = counts.get(event.status, 0) + 1
+            label = {"added": "ok", "replaced": "ok"}.get(event.status, event.status)
+            detail = []
+            if event.ok and event.status != "unchanged":
+                if event.n_pages:
+                    detail.append(f"{event.n_pages} pages")
+                detail.append(f"{event.n_chunks} chunks")
+                if event.status == "replaced":
+                    detail.append("replaced the old version")
+            line = f"{label:<9} {event.name}"
+            if detail:
+                line += f" ({', '.join(detail)})"
+            if event.reason:
+                line += f": {event.reason}"
+            click.echo(line, err=event.failed)
+    status.clear()
+    elapsed = time.perf_counter() - started
+    ok = counts.get("added", 0) + counts.get("replaced", 0)
+    summary = (
+        f"{ok} added, {counts.get('unchanged', 0)} unchanged, {counts.get('skipped', 0)} skipped, "
+        f"{counts.get('failed', 0)} failed in {elapsed:.1f}s (project {proj.name!r})"
+    )
+    click.echo(summary, err=True)
+    if counts.get("failed"):
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------- ask
+def _model_options(fn: F) -> F:
+    """Options that choose and tune the model, shared by every command that runs one."""
+    options = [
+        click.option(
+            "--model",
+            "model_path",
+            default=None,
+            help="A .gguf model file (default: the embedded model).",
+        ),
+        click.option("--backend", default=None, help="llama.cpp (default), torch or openai."),
+        click.option(
+            "--base-url", default=None, help="OpenAI-compatible server URL (--backend openai)."
+        ),
+        click.option(
+            "--api-model", default=None, help="Model name on the OpenAI-compatible server."
+        ),
+        click.option("--n-ctx", type=int, default=None, help="Model context window in tokens."),
+        click.option(
+            "--threads", type=int, default=None, help="CPU threads (default: physical cores)."
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _model_overrides(
+    model_path: str | None,
+    backend: str | None,
+    base_url: str | None,
+    api_model: str | None,
+    n_ctx: int | None,
+    threads: int | None,
+) -> dict[str, Any]:
+    return {
+        "model.path": model_path,
+        "model.backend": backend,
+        "model.base_url": base_url,
+        "model.api_model": api_model,
+        "model.n_ctx": n_ctx,
+        "model.threads": threads,
+    }
+
+
+def _print_citations(answer: Any) -> None:
+    if not answer.citations:
+        return
+    click.echo()
+    for c in answer.citations:
+        mark = "" if c.verified else "  (unverified)"
+        quote = f' "{" ".join(c.quote.split())[:160]}"' if c.quote else ""
+        click.secho(f"[{c.key}] {c.label()}{mark}", bold=True, nl=False)
+        click.echo(quote)
+
+
+@cli.command("ask")
+@click.argument("question")
+@click.option("--project", "-p", required=True, help="Project to ask.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+@click.option("--retrieve-only", is_flag=True, help="Only show the context; no model runs.")
+@click.option("--budget", type=int, default=None, help="Context budget in tokens.")
+@_model_options
+@_friendly
+def ask_cmd(
+    question: str,
+    project: str,
+    as_json: bool,
+    retrieve_only: bool,
+    budget: int | None,
+    **model: Any,
+) -> None:
+    """Ask a question about a project's documents; the answer cites pages and lines.
+
+    The answer streams as it is written; its citations (document, page or lines, and the
+    quoted source text) follow. With --retrieve-only, only the context is shown.
+    """
+    from engine.answer import ask
+    from engine.models import ModelManager
+    from engine.projects import Projects
+    from engine.retrieve import keyword_context, keyword_retriever
+    from engine.types import Answer, Timings
+
+    settings = _settings(**{"retrieval.budget": budget}, **_model_overrides(**model))
+    proj = Projects(settings.home).get(project)
+    with proj.open() as store:
+        if retrieve_only:
+            t0 = time.perf_counter()
+            items = keyword_context(store, question, settings.retrieval.budget)
+            elapsed = time.perf_counter() - t0
+            answer = Answer(
+                question=question,
+                text="",
+                citations=(),
+                context=tuple(items),
+                timings=Timings(retrieve_s=elapsed, total_s=elapsed),
+            )
+            if as_json:
+                click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+            elif not items:
+                click.echo("Nothing in this project matches that question.")
+            else:
+                for item in items:
+                    click.secho(f"[{item.key}] {item.document} {item.locator.label()}", bold=True)
+                    text = " ".join(item.text.split())
+                    click.echo("    " + (text[:400] + "…" if len(text) > 400 else text))
+            return
+        models = ModelManager()
+        try:
+            stream = ask(
+                question,
+                retriever=keyword_retriever(store, candidates=settings.retrieval.candidates),
+                models=models,
+                settings=settings,
+            )
+            for piece in stream:
+                if not as_json:
+                    click.echo(piece, nl=False)
+            answer = stream.result()
+        finally:
+            models.close()
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return
+    click.echo()
+    if answer.raw_text and answer.text != answer.raw_text.strip():
+        # citations were corrected or the answer was flagged: show the checked version
+        click.echo("\nChecked answer:\n" + answer.text)
+    _print_citations(answer)
+    for notice in answer.notices:
+        click.secho(notice, fg="yellow", err=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="tomes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""The project database schema, as an append-only list of migrations.
+
+A migration that has shipped is never edited: change the schema by appending a new function.
+`tests/test_migrations.py` migrates a checked-in database written by an earlier schema through
+every later migration, so users never lose documents, chats or notes on upgrade.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS = Migrations("tomes")
+
+
+@MIGRATIONS()
+def m001_documents(db: Database) -> None:
+    """Project metadata, documents, their blocks (for the source viewer) and chunks with FTS5."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        """
+        CREATE TABLE documents (
+            id TEXT PRIMARY KEY,            -- sha256 of the file's bytes
+            name TEXT NOT NULL,             -- as the user added it
+            source_key TEXT NOT NULL,       -- absolute path, or archive!member
+            kind TEXT NOT NULL,
+            language TEXT,
+            path TEXT,
+            size_bytes INTEGER NOT NULL,
+            n_pages INTEGER,
+            n_blocks INTEGER NOT NULL DEFAULT 0,
+            n_chunks INTEGER NOT NULL DEFAULT 0,
+            n_tokens INTEGER NOT NULL DEFAULT 0,
+            ocr_pages TEXT NOT NULL DEFAULT '[]',
+            meta TEXT NOT NULL DEFAULT '{}',
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX documents_source_key ON documents(source_key)")
+    db.execute(
+        """
+        CREATE TABLE blocks (
+            doc_id TEXT NOT NULL REFERENCES documents(id),
+            ordinal INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            page INTEGER,
+            line_start INTEGER,
+            line_end INTEGER,
+            paragraph INTEGER,
+            heading_path TEXT NOT NULL DEFAULT '[]',
+            needs_ocr INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (doc_id, ordinal)
+        )
+        """
+    )
+    db.execute("CREATE INDEX blocks_page ON blocks(doc_id, page)")
+    db.execute(
+        """
+        CREATE TABLE chunks (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            doc_id TEXT NOT NULL REFERENCES documents(id),
+            ordinal INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            overlap INTEGER NOT NULL DEFAULT 0,
+            char_start INTEGER NOT NULL DEFAULT 0,
+            page INTEGER,
+            page_end INTEGER,
+            line_start INTEGER,
+            line_end INTEGER,
+            paragraph INTEGER,
+            paragraph_end INTEGER,
+            heading_path TEXT NOT NULL DEFAULT '[]',
+            segments TEXT NOT NULL DEFAULT '[]'
+        )
+        """
+    )
+    db.execute("CREATE UNIQUE INDEX chunks_doc_ordinal ON chunks(doc_id, ordinal)")
+    # Porter stemming: "terminate" finds "termination"; unicode61 folds case and diacritics.
+    db["chunks"].enable_fts(["text"], create_triggers=True, tokenize="porter unicode61")  # type: ignore[union-attr]
+
+
+@MIGRATIONS()
+def m002_memory(db: Database) -> None:
+    """The summary tree's nodes (with their chunk span and how they were made) and dense
+    vectors for chunks and nodes."""
+    db.execute(
+        """
+        CREATE TABLE nodes (
+            id INTEGER PRIMARY KEY,
+            doc_id TEXT NOT NULL,           -- '' for corpus-level nodes over several documents
+            level INTEGER NOT NULL,         -- 1 = summarizes chunks; n = summarizes level n-1
+            ordinal INTEGER NOT NULL,       -- position within (doc_id, level)
+            chunk_start INTEGER NOT NULL,   -- chunk ordinals covered (per-document nodes)
+            chunk_end INTEGER NOT NULL,
+            child_ids TEXT NOT NULL,        -- JSON: chunk ids (level 1) or node ids
+            children_hash TEXT NOT NULL,    -- a changed child means this node is stale
+            text TEXT NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            made_by TEXT NOT NULL,          -- model id + settings hash, or extractive:<hash>
+            page INTEGER,
+            page_end INTEGER,
+            line_start INTEGER,
+            line_end INTEGER,
+            paragraph INTEGER,
+            paragraph_end INTEGER,
+            is_root INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            UNIQUE (doc_id, level, ordinal)
+        )
+        """
+    )
+    db["nodes"].enable_fts(["text"], create_triggers=True, tokenize="porter unicode61")  # type: ignore[union-attr]
+    db.execute(
+        """
+        CREATE TABLE embeddings (
+            kind TEXT NOT NULL,             -- 'chunk' | 'node'
+            ref TEXT NOT NULL,              -- chunk id, or node id as text
+            doc_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,           -- float32, L2-normalized
+            text_hash TEXT NOT NULL,        -- a node rewritten since is re-embedded
+            PRIMARY KEY (kind, ref, model)
+        )
+        """
+    )
+    db.execute("CREATE INDEX embeddings_model ON embeddings(model, kind)")
+
+
+@MIGRATIONS()
+def m003_sessions_notes(db: Database) -> None:
+    """Named chat sessions with their messages (each answer stored whole, citations included),
+    notes (pinned answers or free text) and per-project settings overrides."""
+    db.execute(
+        """
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            role TEXT NOT NULL,             -- 'user' | 'assistant'
+            text TEXT NOT NULL,
+            answer_json TEXT,               -- the whole Answer for assistant turns
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX messages_session ON messages(session_id, id)")
+    db.execute(
+        """
+        CREATE TABLE notes (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            message_id INTEGER,             -- the pinned answer, if any
+            citations_json TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE TABLE project_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

@@ -1,0 +1,308 @@
+"""One settings object for all of Tomes, with nested groups, every field described.
+
+Precedence, lowest first: defaults < environment (`TOMES_<GROUP>_<FIELD>`, plus short aliases)
+< per-project overrides stored in the project < explicit overrides (CLI flags, UI settings).
+Every value is validated; an invalid one raises `SettingsError` naming the setting, the bad value,
+what is allowed and how to set it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import SettingsError
+
+__all__ = [
+    "IngestSettings",
+    "MemorySettings",
+    "ModelSettings",
+    "RetrievalSettings",
+    "Settings",
+    "default_home",
+]
+
+
+def _f(default: Any, help: str, **rules: Any) -> Any:
+    return field(default=default, metadata={"help": help, **rules})
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model answers, and how it runs."""
+
+    backend: str = _f(
+        "llama.cpp", "Model backend.", choices=("llama.cpp", "torch", "openai", "fake")
+    )
+    path: str = _f(
+        "", "Model file (.gguf) or torch model folder; empty = the embedded default model."
+    )
+    n_ctx: int = _f(8192, "Context window in tokens.", min=512, max=1_048_576)
+    threads: int = _f(0, "CPU threads for llama.cpp; 0 = number of physical cores.", min=0, max=512)
+    gpu_layers: int = _f(
+        -1, "Layers offloaded to the GPU; -1 = all when the build has CUDA/Metal.", min=-1, max=1000
+    )
+    temperature: float = _f(0.1, "Sampling temperature.", min=0.0, max=2.0)
+    max_answer_tokens: int = _f(512, "Longest answer, in tokens.", min=16, max=32_768)
+    seed: int = _f(0, "Sampling seed (answers are reproducible with the same seed).", min=0)
+    base_url: str = _f(
+        "", "OpenAI-compatible server URL (backend=openai), e.g. http://127.0.0.1:8000/v1."
+    )
+    api_model: str = _f("", "Model name to request from the OpenAI-compatible server.")
+    api_key: str = _f("", "API key for the OpenAI-compatible server, if it needs one.")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """How documents are read and cut into chunks."""
+
+    chunk_tokens: int = _f(400, "Largest chunk, in tokens.", min=64, max=4096)
+    overlap_tokens: int = _f(40, "Tokens a chunk repeats from the previous one.", min=0, max=512)
+    max_file_mb: int = _f(512, "Largest document file read, in MB.", min=1, max=65_536)
+    max_code_file_kb: int = _f(
+        2048, "Largest source file read from a folder or .zip, in KB.", min=1, max=1_048_576
+    )
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How context is found and packed for a question."""
+
+    budget: int = _f(2048, "Context budget in tokens for an answer.", min=128, max=1_000_000)
+    embeddings: bool = _f(True, "Use dense embeddings next to keyword (BM25) search.")
+    candidates: int = _f(60, "Candidates taken from each retriever before fusion.", min=5, max=2000)
+    rrf_k: int = _f(60, "Reciprocal-rank-fusion constant.", min=1, max=1000)
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """How the summary tree is built."""
+
+    mode: str = _f(
+        "extractive",
+        "Level-1 summaries: 'extractive' (key sentences, no model) or 'abstractive' "
+        "(model-written).",
+        choices=("extractive", "abstractive"),
+    )
+    fanout: int = _f(6, "Children summarized into one node.", min=2, max=64)
+    summary_tokens: int = _f(160, "Target length of one summary, in tokens.", min=32, max=2048)
+    auto_build: bool = _f(True, "Build the tree in the background after ingest.")
+
+
+_GROUPS: dict[str, type] = {
+    "model": ModelSettings,
+    "ingest": IngestSettings,
+    "retrieval": RetrievalSettings,
+    "memory": MemorySettings,
+}
+
+# Short environment names users actually type.
+_ALIASES = {
+    "TOMES_MODEL": "model.path",
+    "TOMES_BACKEND": "model.backend",
+    "TOMES_THREADS": "model.threads",
+    "TOMES_N_CTX": "model.n_ctx",
+    "TOMES_BUDGET": "retrieval.budget",
+    "TOMES_BASE_URL": "model.base_url",
+}
+
+
+def default_home() -> Path:
+    """Where Tomes keeps everything when TOMES_HOME is not set (platform user data dir)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tomes", appauthor=False))
+
+
+def _env_name(group: str, name: str) -> str:
+    return f"TOMES_{group.upper()}_{name.upper()}"
+
+
+def _coerce(key: str, value: Any, f: dataclasses.Field[Any], source: str) -> Any:
+    """Parse and validate one value; `source` says where it came from, for the error message."""
+    kind = type(f.default)
+    hint = f"set it with {source}" if source else ""
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                parsed: Any = value
+            elif str(value).strip().lower() in ("1", "true", "yes", "on"):
+                parsed = True
+            elif str(value).strip().lower() in ("0", "false", "no", "off"):
+                parsed = False
+            else:
+                raise ValueError
+        elif kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            parsed = int(value)
+        elif kind is float:
+            parsed = float(value)
+        else:
+            parsed = str(value)
+    except (TypeError, ValueError):
+        wanted = "true/false" if kind is bool else "a number" if kind in (int, float) else "text"
+        msg = f"{key} must be {wanted} (got {value!r}); {hint}"
+        raise SettingsError(msg.rstrip("; ")) from None
+    rules = f.metadata
+    if "choices" in rules and parsed not in rules["choices"]:
+        raise SettingsError(
+            f"{key} must be one of {', '.join(rules['choices'])} (got {parsed!r}); {hint}".rstrip(
+                "; "
+            )
+        )
+    if "min" in rules and parsed < rules["min"]:
+        raise SettingsError(
+            f"{key} must be at least {rules['min']} (got {parsed}); {hint}".rstrip("; ")
+        )
+    if "max" in rules and parsed > rules["max"]:
+        raise SettingsError(
+            f"{key} must be at most {rules['max']} (got {parsed}); {hint}".rstrip("; ")
+        )
+    return parsed
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Tomes can be told, in one frozen object. Build it with `Settings.load()`."""
+
+    home: Path = field(default_factory=default_home)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(
+        cls,
+        *,
+        env: Mapping[str, str] | None = None,
+        project: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Defaults, then environment, then per-project overrides, then explicit overrides.
+
+        `project` and `overrides` map dotted keys ("model.n_ctx") to values; None values are
+        ignored so CLI flags that were not given can be passed straight through.
+        """
+        env = os.environ if env is None else env
+        home_env = env.get("TOMES_HOME")
+        base = cls(home=Path(home_env).expanduser() if home_env else default_home())
+        from_env: dict[str, tuple[Any, str]] = {}
+        for group, group_cls in _GROUPS.items():
+            for f in dataclasses.fields(group_cls):
+                name = _env_name(group, f.name)
+                if name in env:
+                    from_env[f"{group}.{f.name}"] = (env[name], name)
+        for alias, key in _ALIASES.items():
+            if alias in env and key not in from_env:
+                from_env[key] = (env[alias], alias)
+        settings = base._apply(
+            {k: v for k, (v, _) in from_env.items()}, {k: s for k, (_, s) in from_env.items()}
+        )
+        if project:
+            settings = settings._apply(project, dict.fromkeys(project, "the project's settings"))
+        if overrides:
+            settings = settings._apply(overrides, dict.fromkeys(overrides, ""))
+        settings.validate()
+        return settings
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        """A copy with dotted-key overrides applied and validated."""
+        settings = self._apply(overrides, dict.fromkeys(overrides, ""))
+        settings.validate()
+        return settings
+
+    def _apply(self, values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
+        groups: dict[str, dict[str, Any]] = {g: {} for g in _GROUPS}
+        for key, value in values.items():
+            if value is None:
+                continue
+            if key == "home":
+                continue
+            group, _, name = key.partition(".")
+            if group not in _GROUPS:
+                raise SettingsError(
+                    f"unknown setting {key!r}; groups are {', '.join(_GROUPS)} (e.g. model.n_ctx)"
+                )
+            fields = {f.name: f for f in dataclasses.fields(_GROUPS[group])}
+            if name not in fields:
+                raise SettingsError(
+                    f"unknown setting {key!r}; {group} has {', '.join(sorted(fields))}"
+                )
+            source = sources.get(key) or ""
+            groups[group][name] = _coerce(key, value, fields[name], source)
+        changes = {
+            g: dataclasses.replace(getattr(self, g), **vals) for g, vals in groups.items() if vals
+        }
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        """Cross-field checks (single fields are checked as they are parsed)."""
+        m, i, r = self.model, self.ingest, self.retrieval
+        if i.overlap_tokens >= i.chunk_tokens // 2:
+            raise SettingsError(
+                f"ingest.overlap_tokens ({i.overlap_tokens}) must be less than half of "
+                f"ingest.chunk_tokens ({i.chunk_tokens})"
+            )
+        if m.backend == "openai" and not m.base_url:
+            raise SettingsError(
+                "the openai backend needs a server URL: pass --base-url http://127.0.0.1:8000/v1 "
+                "or set TOMES_MODEL_BASE_URL"
+            )
+        if m.path and m.backend == "llama.cpp" and not m.path.lower().endswith(".gguf"):
+            raise SettingsError(
+                f"model.path must be a .gguf file for the llama.cpp backend (got {m.path!r}); "
+                "use --backend torch for a transformers model folder"
+            )
+        if r.budget + m.max_answer_tokens + 256 > m.n_ctx:
+            raise SettingsError(
+                f"retrieval.budget ({r.budget}) + model.max_answer_tokens ({m.max_answer_tokens}) "
+                f"+ the prompt's instructions do not fit model.n_ctx ({m.n_ctx}); lower --budget "
+                "or raise --n-ctx"
+            )
+
+    # ------------------------------------------------------------------ views
+    def to_dict(self) -> dict[str, Any]:
+        """Dotted-key view of every group setting (not `home`)."""
+        out: dict[str, Any] = {}
+        for group in _GROUPS:
+            for key, value in dataclasses.asdict(getattr(self, group)).items():
+                out[f"{group}.{key}"] = value
+        return out
+
+    def hash(self, *groups: str) -> str:
+        """Short stable hash of the named groups (all when none), recorded with derived data."""
+        names = groups or tuple(_GROUPS)
+        data = {g: dataclasses.asdict(getattr(self, g)) for g in names}
+        if "model" in data:
+            data["model"].pop("api_key", None)  # a secret must not leak into stored hashes
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    @staticmethod
+    def describe() -> list[tuple[str, str, Any, str]]:
+        """(dotted key, environment variable, default, help) for every setting."""
+        rows = []
+        for group, group_cls in _GROUPS.items():
+            for f in dataclasses.fields(group_cls):
+                rows.append(
+                    (f"{group}.{f.name}", _env_name(group, f.name), f.default, f.metadata["help"])
+                )
+        return rows
+
+    @property
+    def projects_dir(self) -> Path:
+        return self.home / "projects"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"

@@ -1,0 +1,235 @@
+"""Engine value types: stored documents and chunks, context items, citations, answers, the
+summary tree's nodes, and saved sessions and notes. Frozen dataclasses; `to_json()` gives the
+shapes of DESIGN.md's `ask --json`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.types import Locator
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "ContextItem",
+    "DocumentInfo",
+    "Message",
+    "Note",
+    "Session",
+    "StoredChunk",
+    "SummaryNode",
+    "Timings",
+    "Usage",
+    "locator_json",
+]
+
+
+def locator_json(loc: Locator) -> dict[str, Any]:
+    """The locator fields of the JSON contract (page/page_end, line_start/line_end, paragraph)."""
+    out: dict[str, Any] = {
+        "page": loc.page,
+        "page_end": loc.page_end,
+        "line_start": loc.line_start,
+        "line_end": loc.line_end,
+    }
+    if loc.paragraph is not None:
+        out["paragraph"] = loc.paragraph
+        out["paragraph_end"] = loc.paragraph_end
+    if loc.heading_path:
+        out["heading_path"] = list(loc.heading_path)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A document as stored in a project."""
+
+    id: str
+    name: str
+    kind: str
+    source_key: str
+    size_bytes: int
+    n_pages: int | None
+    n_chunks: int
+    n_tokens: int
+    ocr_pages: tuple[int, ...]
+    added_at: str
+    path: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    """A chunk as stored: the ingest chunk's fields plus its document's name and row id."""
+
+    id: str
+    rowid: int
+    doc_id: str
+    document: str
+    ordinal: int
+    text: str
+    n_tokens: int
+    locator: Locator
+    overlap: int
+    segments_json: str = "[]"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextItem:
+    """One item packed into an answer's context: a chunk (level 0) or a summary node (level ≥ 1)."""
+
+    key: str  # the minted citation key, e.g. "c3"
+    chunk_id: str  # chunk id, or "node:<id>" for a summary
+    document: str
+    locator: Locator
+    text: str
+    n_tokens: int
+    level: int = 0
+    score: float = 0.0
+    doc_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "chunk_id": self.chunk_id,
+            "document": self.document,
+            **locator_json(self.locator),
+            "level": self.level,
+            "score": round(self.score, 6),
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A minted key the answer used, resolved to where it came from."""
+
+    key: str
+    chunk_id: str
+    document: str
+    locator: Locator
+    quote: str = ""  # the exact source text the claim rests on (highlighted in the viewer)
+    verified: bool = True
+    doc_id: str = ""
+    origin: str = "model"  # "model": the model's own key; "matched": Tomes found the source
+
+    def label(self) -> str:
+        loc = self.locator.label()
+        return f"{self.document} {loc}".strip()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "chunk_id": self.chunk_id,
+            "document": self.document,
+            **locator_json(self.locator),
+            "quote": self.quote,
+            "verified": self.verified,
+            "origin": self.origin,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    retrieve_s: float = 0.0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A finished answer with its resolved citations and the context it was given."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    context: tuple[ContextItem, ...]
+    usage: Usage = field(default_factory=Usage)
+    timings: Timings = field(default_factory=Timings)
+    supported: bool = True  # False: no citation survived verification
+    notices: tuple[str, ...] = ()  # e.g. "the summary tree is still building (40%)"
+    model: str = ""
+    # For follow-ups: the model's raw output and the keys first shown at this turn, so the next
+    # prompt can repeat this turn token for token and reuse its KV cache.
+    raw_text: str = ""
+    new_keys: tuple[str, ...] = ()
+    followup: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "supported": self.supported,
+            "citations": [c.to_json() for c in self.citations],
+            "context": [c.to_json() for c in self.context],
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+            },
+            "timings": {
+                "retrieve_s": round(self.timings.retrieve_s, 4),
+                "first_token_s": None
+                if self.timings.first_token_s is None
+                else round(self.timings.first_token_s, 4),
+                "total_s": round(self.timings.total_s, 4),
+            },
+            "notices": list(self.notices),
+            "model": self.model,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryNode:
+    """A node of the summary tree. Level 1 summarizes chunks; level n summarizes level n-1.
+
+    `chunk_span` is (doc_id, first chunk ordinal, last chunk ordinal) for per-document nodes,
+    or ("", 0, 0) for the corpus root, which spans every document.
+    """
+
+    id: int
+    level: int
+    text: str
+    child_ids: tuple[str, ...]
+    doc_id: str
+    chunk_start: int
+    chunk_end: int
+    n_tokens: int
+    made_by: str
+    locator: Locator = field(default_factory=Locator)
+    is_root: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: int
+    title: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    session_id: int
+    role: str  # "user" | "assistant"
+    text: str
+    created_at: str
+    answer_json: str | None = None  # the full Answer for assistant turns
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    id: int
+    title: str
+    text: str
+    created_at: str
+    updated_at: str
+    message_id: int | None = None
+    citations_json: str = "[]"
