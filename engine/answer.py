@@ -1,0 +1,294 @@
+"""Answer a question about a project with a local model, citing its sources.
+
+`ask()` returns an `AnswerStream`: iterate it for text pieces as the model writes them, then
+call `.result()` for the `Answer` with resolved, verified citations. Follow-ups in a chat pass
+the earlier answers as `history`; when they still fit the budget, the new prompt repeats the
+earlier turns exactly and adds only new sources, so the model reuses its KV cache instead of
+re-reading the context.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from engine.backends import Backend, ChatMessage, GenerationParams, TokenStream
+from engine.citations import resolve_citations
+from engine.models import ModelManager
+from engine.prompts import NOT_FOUND, answer_preamble, question_message
+from engine.retrieve import Retriever
+from engine.settings import Settings
+from engine.types import Answer, Citation, ContextItem, Timings, Usage
+from ingest.types import Locator
+
+__all__ = ["AnswerStream", "ask"]
+
+UNSUPPORTED_NOTE = (
+    "Tomes could not verify this answer against the documents: none of its citations could be "
+    "matched to the sources. Treat it with care and check the sources below."
+)
+
+
+@dataclass
+class _Plan:
+    messages: list[ChatMessage]
+    items: tuple[ContextItem, ...]  # every item the model can see (earlier turns + new)
+    new_items: tuple[ContextItem, ...]
+    followup: bool
+    notices: tuple[str, ...] = ()
+
+
+def _thread(history: Sequence[Answer]) -> list[Answer]:
+    """The current chat thread: the answers since (and including) the last fresh one. Empty
+    when the chain cannot be replayed exactly (then the next question starts fresh)."""
+    thread: list[Answer] = []
+    for answer in reversed(history):
+        if not answer.raw_text:
+            return []  # e.g. a "nothing found" reply: the model never saw this turn
+        thread.append(answer)
+        if not answer.followup:
+            thread.reverse()
+            return thread
+    return []
+
+
+def _rekey(items: Sequence[ContextItem], start: int) -> tuple[ContextItem, ...]:
+    return tuple(dataclasses.replace(it, key=f"c{start + i}") for i, it in enumerate(items))
+
+
+def _plan(
+    question: str,
+    history: Sequence[Answer],
+    retriever: Retriever,
+    backend: Backend,
+    settings: Settings,
+) -> _Plan:
+    budget = settings.retrieval.budget
+    count = backend.count_tokens
+    thread = _thread(history)
+    if thread:
+        earlier = [it for a in thread for it in a.context if it.key in a.new_keys]
+        used = sum(count(it.text) for it in earlier) + sum(
+            count(a.question) + count(a.raw_text) for a in thread
+        )
+        remaining = budget - used
+        if remaining >= budget // 4:
+            query = f"{thread[-1].question}\n{question}"
+            found = retriever(
+                query, budget=remaining, count=count, exclude=frozenset(i.chunk_id for i in earlier)
+            )
+            new = _rekey(found.items, len(earlier) + 1)
+            messages = answer_preamble()
+            for i, a in enumerate(thread):
+                shown = [it for it in a.context if it.key in a.new_keys]
+                messages.append(
+                    ChatMessage("user", question_message(shown, a.question, more=i > 0))
+                )
+                messages.append(ChatMessage("assistant", a.raw_text))
+            messages.append(ChatMessage("user", question_message(new, question, more=True)))
+            return _Plan(messages, (*earlier, *new), new, True, found.notices)
+    found = retriever(question, budget=budget, count=count, exclude=frozenset())
+    items = _rekey(found.items, 1)
+    messages = [*answer_preamble(), ChatMessage("user", question_message(items, question))]
+    return _Plan(messages, items, items, False, found.notices)
+
+
+class AnswerStream:
+    """Iterate for the answer's text pieces; `result()` gives the finished `Answer`."""
+
+    def __init__(
+        self,
+        question: str,
+        plan: _Plan,
+        tokens: TokenStream | None,
+        retriever: Retriever,
+        *,
+        started: float,
+        retrieve_s: float,
+        model_id: str,
+        release: Callable[[], None],
+        fixed_text: str = "",
+    ) -> None:
+        self.question = question
+        self.context = plan.items
+        self._plan = plan
+        self._tokens = tokens
+        self._retriever = retriever
+        self._started = started
+        self._retrieve_s = retrieve_s
+        self._model_id = model_id
+        self._release = release
+        self._released = False
+        self._parts: list[str] = [fixed_text] if fixed_text else []
+        self._first: float | None = None
+        self._done = tokens is None
+        self._ended: float | None = None
+        self._answer: Answer | None = None
+        self._on_finish: list[Callable[[], None]] = []
+        if tokens is None:
+            self._finish_release()
+
+    def on_finish(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the answer is resolved (`result()`) or abandoned (`close()`)."""
+        self._on_finish.append(callback)
+
+    def _run_finish(self) -> None:
+        callbacks, self._on_finish = self._on_finish, []
+        for callback in callbacks:
+            callback()
+
+    def _finish_release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._release()
+        if self._ended is None:
+            self._ended = time.perf_counter()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._tokens is None:
+            yield from list(self._parts)
+            return
+        try:
+            for piece in self._tokens:
+                if self._first is None:
+                    self._first = time.perf_counter()
+                self._parts.append(piece)
+                yield piece
+        finally:
+            self._done = True
+            self._tokens.close()
+            self._finish_release()
+
+    def close(self) -> None:
+        """Stop generating (the partial answer is kept) and free the model."""
+        if self._tokens is not None:
+            self._tokens.close()
+        self._done = True
+        self._finish_release()
+        self._run_finish()
+
+    def result(self) -> Answer:
+        if self._answer is not None:
+            return self._answer
+        if not self._done:
+            for _ in self:
+                pass
+        raw = "".join(self._parts)
+        try:
+            text, citations = resolve_citations(
+                raw,
+                self._plan.items,
+                locate=self._retriever.locate,
+                leaves=self._retriever.leaves,
+            )
+        finally:
+            self._run_finish()
+        text = text.strip()
+        supported = any(c.verified for c in citations)
+        if not supported and text and NOT_FOUND.rstrip(".") not in text:
+            text = f"{text}\n\n{UNSUPPORTED_NOTE}"
+        end = self._ended or time.perf_counter()
+        tokens = self._tokens
+        self._answer = Answer(
+            question=self.question,
+            text=text,
+            citations=tuple(citations),
+            context=self._plan.items,
+            usage=Usage(
+                prompt_tokens=tokens.prompt_tokens if tokens else 0,
+                completion_tokens=tokens.completion_tokens if tokens else 0,
+            ),
+            timings=Timings(
+                retrieve_s=self._retrieve_s,
+                first_token_s=None if self._first is None else self._first - self._started,
+                total_s=end - self._started,
+            ),
+            supported=supported,
+            notices=self._plan.notices,
+            model=self._model_id,
+            raw_text=raw if tokens is not None else "",
+            new_keys=tuple(i.key for i in self._plan.new_items),
+            followup=self._plan.followup,
+        )
+        return self._answer
+
+
+def ask(
+    question: str,
+    *,
+    retriever: Retriever,
+    models: ModelManager,
+    settings: Settings,
+    history: Sequence[Answer] = (),
+) -> AnswerStream:
+    """Retrieve context, start the model, and return the answer as a stream.
+
+    The model is held (its lock taken) until the stream ends or is closed.
+    """
+    question = " ".join(question.split())
+    if not question:
+        raise ValueError("empty question")
+    started = time.perf_counter()
+    backend = models.acquire(settings, interactive=True)
+    try:
+        t0 = time.perf_counter()
+        plan = _plan(question, history, retriever, backend, settings)
+        retrieve_s = time.perf_counter() - t0
+        if not plan.new_items and not plan.followup:
+            return AnswerStream(
+                question,
+                plan,
+                None,
+                retriever,
+                started=started,
+                retrieve_s=retrieve_s,
+                model_id=backend.model_id,
+                release=models.release,
+                fixed_text="Nothing in this project's documents matches this question.",
+            )
+        params = GenerationParams(
+            max_tokens=settings.model.max_answer_tokens,
+            temperature=settings.model.temperature,
+            seed=settings.model.seed,
+        )
+        tokens = backend.stream(plan.messages, params)
+    except BaseException:
+        models.release()
+        raise
+    return AnswerStream(
+        question,
+        plan,
+        tokens,
+        retriever,
+        started=started,
+        retrieve_s=retrieve_s,
+        model_id=backend.model_id,
+        release=models.release,
+    )
+
+
+def citations_from_json(data: str) -> list[Citation]:
+    """Citations saved with a message (for the UI and export)."""
+    out = []
+    for c in json.loads(data or "[]"):
+        out.append(
+            Citation(
+                key=c["key"],
+                chunk_id=c["chunk_id"],
+                document=c["document"],
+                locator=Locator(
+                    page=c.get("page"),
+                    page_end=c.get("page_end"),
+                    line_start=c.get("line_start"),
+                    line_end=c.get("line_end"),
+                    paragraph=c.get("paragraph"),
+                    paragraph_end=c.get("paragraph_end"),
+                ),
+                quote=c.get("quote", ""),
+                verified=c.get("verified", True),
+            )
+        )
+    return out
