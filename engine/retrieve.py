@@ -1,0 +1,421 @@
+"""Find the context for a question.
+
+Specific questions: keyword search (FTS5 BM25) and dense embeddings over chunks AND summary
+nodes of every level (the "collapsed tree"), fused by reciprocal-rank fusion. A summary node that
+ranks well is expanded into its best-matching leaf chunks, so the model reads original text and
+citations point at exact pages and lines. The items that fit the budget are ordered with the
+best at both ends (lost-in-the-middle).
+
+Whole-corpus questions ("summarize…", "compare A and B", "what does this codebase do") are
+routed to the top of the tree: the corpus root, document roots and the levels below them, as far
+as the budget allows, in document order. Their citations point at the nodes' page/line spans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from engine.memory import TreeReader
+from engine.packing import edge_order, select_within_budget
+from engine.store import ProjectStore, fts_query
+from engine.types import ContextItem, StoredChunk, SummaryNode
+from ingest.chunking import load_segments, locate
+from ingest.types import Chunk, Locator
+
+__all__ = [
+    "DenseSearch",
+    "HybridRetriever",
+    "Retrieval",
+    "Retriever",
+    "classify",
+    "item_header",
+    "keyword_context",
+    "keyword_retriever",
+    "rrf",
+    "to_items",
+]
+
+Count = Callable[[str], int]
+
+
+def item_header(key: str, document: str, label: str) -> str:
+    """The line that introduces an item in the prompt: `[c1] contract.pdf p. 3`."""
+    return f"[{key}] {document} {label}".rstrip()
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """What a retriever found: ranked context items (already within budget) and notices."""
+
+    items: tuple[ContextItem, ...]
+    notices: tuple[str, ...] = ()
+
+
+class Retriever:
+    """Finds context for a question. `engine.retrieve` provides keyword and hybrid ones."""
+
+    def __call__(
+        self,
+        question: str,
+        *,
+        budget: int,
+        count: Callable[[str], int],
+        exclude: frozenset[str],
+    ) -> Retrieval:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def leaves(self, item: ContextItem) -> Sequence[ContextItem]:
+        """Leaf chunks under a summary item (none for a chunk)."""
+        return ()
+
+    def locate(self, item: ContextItem, start: int, end: int) -> Locator:
+        """Exact locator of item.text[start:end]."""
+        return item.locator
+
+
+def keyword_retriever(store: ProjectStore, *, candidates: int = 60) -> Retriever:
+    """BM25 over chunks only (the memory module adds embeddings and the summary tree)."""
+
+    class _Keyword(Retriever):
+        def __call__(
+            self,
+            question: str,
+            *,
+            budget: int,
+            count: Callable[[str], int],
+            exclude: frozenset[str],
+        ) -> Retrieval:
+            hits = [
+                (c, s) for c, s in store.search(question, limit=candidates) if c.id not in exclude
+            ]
+            return Retrieval(tuple(to_items(hits, budget, count=count)))
+
+    return _Keyword()
+
+
+# ---------------------------------------------------------------------------------- intent
+_GLOBAL = re.compile(
+    r"\b(summari[sz]e|summary|overview|outline|gist|main (points|themes|ideas|topics)|"
+    r"key (points|themes|takeaways)|what (is|are) (this|these|the) (document|documents|"
+    r"corpus|collection|files|papers|contracts|codebase|repo|repository|project)s?( about)?|"
+    r"what does (this|the) (codebase|code|repo|repository|project|document) do|"
+    r"the whole|entire|all (the )?(documents|contracts|files|papers))\b",
+    re.I,
+)
+_COMPARE = re.compile(r"\b(compare|comparison|contrast|differences?|differ|versus|vs\.?)\b", re.I)
+_LIST = re.compile(
+    r"\b(list (all|every|each)|every|all (the )?\w+ (that|which|where|mentioned))\b", re.I
+)
+
+
+def classify(question: str) -> str:
+    """'compare' | 'global' | 'list' | 'specific' (cheap patterns; misroutes only cost recall)."""
+    if _COMPARE.search(question):
+        return "compare"
+    if _GLOBAL.search(question):
+        return "global"
+    if _LIST.search(question):
+        return "list"
+    return "specific"
+
+
+# ---------------------------------------------------------------------------------- fusion
+def rrf(rankings: Sequence[Sequence[str]], *, k: int = 60) -> dict[str, float]:
+    """Reciprocal-rank fusion: each list adds 1 / (k + rank) for the ids it ranks."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, ident in enumerate(ranking):
+            scores[ident] = scores.get(ident, 0.0) + 1.0 / (k + rank + 1)
+    return scores
+
+
+class DenseSearch(Protocol):
+    """Nearest neighbours of a question among embedded chunks and nodes."""
+
+    def search(self, question: str, *, k: int) -> list[tuple[str, str, float]]:
+        """(kind 'chunk'|'node', ref, cosine) best first."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- items
+def to_items(
+    chunks: Sequence[tuple[StoredChunk, float]],
+    budget: int,
+    *,
+    count: Count | None = None,
+    order: str = "edges",
+) -> list[ContextItem]:
+    """Mint keys for ranked chunks and pack them into `budget` tokens (header included).
+
+    `count` measures text with the answering model's tokenizer; without it the stored cl100k
+    counts are used (retrieve-only)."""
+    items = [_chunk_item(c, s) for c, s in chunks]
+    return pack(items, budget, count=count, order=order)
+
+
+def _chunk_item(chunk: StoredChunk, score: float) -> ContextItem:
+    return ContextItem(
+        key="",
+        chunk_id=chunk.id,
+        document=chunk.document,
+        locator=chunk.locator,
+        text=chunk.text,
+        n_tokens=chunk.n_tokens,
+        level=0,
+        score=score,
+        doc_id=chunk.doc_id,
+    )
+
+
+def _node_item(node: SummaryNode, document: str, score: float = 0.0) -> ContextItem:
+    return ContextItem(
+        key="",
+        chunk_id=f"node:{node.id}",
+        document=document,
+        locator=node.locator,
+        text=node.text,
+        n_tokens=node.n_tokens,
+        level=node.level,
+        score=score,
+        doc_id=node.doc_id,
+    )
+
+
+def pack(
+    items: Sequence[ContextItem], budget: int, *, count: Count | None = None, order: str = "edges"
+) -> list[ContextItem]:
+    """Choose the best items that fit, mint keys c1… in rank order, then order them."""
+
+    def cost(item: ContextItem) -> int:
+        header = item_header("c00", item.document, item.locator.label() + " (summary)")
+        if count is None:
+            return item.n_tokens + len(header) // 3 + 2
+        return count(header + "\n" + item.text + "\n")
+
+    chosen = select_within_budget(items, budget, cost)
+    keyed = [dataclasses.replace(it, key=f"c{i}") for i, it in enumerate(chosen, start=1)]
+    return edge_order(keyed) if order == "edges" else keyed
+
+
+def keyword_context(
+    store: ProjectStore,
+    question: str,
+    budget: int,
+    *,
+    count: Count | None = None,
+    candidates: int = 60,
+) -> list[ContextItem]:
+    """BM25-ranked chunks packed into `budget` tokens (the `--retrieve-only` fallback)."""
+    return to_items(store.search(question, limit=candidates), budget, count=count)
+
+
+# ---------------------------------------------------------------------------------- hybrid
+@dataclass(frozen=True, slots=True)
+class Modes:
+    """Which retrievers take part (the quality benchmark compares these)."""
+
+    bm25: bool = True
+    dense: bool = True
+    tree: bool = True
+
+
+class HybridRetriever(Retriever):
+    """BM25 + dense over chunks and tree nodes, fused; whole-corpus questions read the tree."""
+
+    def __init__(
+        self,
+        store: ProjectStore,
+        *,
+        dense: DenseSearch | None = None,
+        modes: Modes = Modes(),
+        candidates: int = 60,
+        rrf_k: int = 60,
+        notices: Sequence[str] = (),
+    ) -> None:
+        self.store = store
+        self.dense = dense if modes.dense else None
+        self.modes = modes
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.notices = tuple(notices)
+        self.tree = TreeReader(store)
+        self._names: dict[str, str] | None = None
+
+    # ---------------------------------------------------------------- helpers
+    def names(self) -> dict[str, str]:
+        if self._names is None:
+            self._names = dict(self.store.db.execute("SELECT id, name FROM documents").fetchall())
+        return self._names
+
+    def _document(self, doc_id: str) -> str:
+        return self.names().get(doc_id, "") if doc_id else "All documents"
+
+    def _span_search(self, question: str, node: SummaryNode, limit: int) -> list[StoredChunk]:
+        """The node's leaf chunks that best match the question (BM25 within its span)."""
+        q = fts_query(question)
+        if not q or not node.doc_id:
+            return []
+        rows = self.store.db.execute(
+            "SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid "
+            "WHERE chunks_fts MATCH ? AND c.doc_id = ? AND c.ordinal BETWEEN ? AND ? "
+            "ORDER BY bm25(chunks_fts) LIMIT ?",
+            [q, node.doc_id, node.chunk_start, node.chunk_end, limit],
+        ).fetchall()
+        return self.store.chunks([r[0] for r in rows])
+
+    # ---------------------------------------------------------------- Retriever protocol
+    def __call__(
+        self, question: str, *, budget: int, count: Count, exclude: frozenset[str]
+    ) -> Retrieval:
+        intent = classify(question)
+        if intent in ("global", "compare") and self.modes.tree:
+            items = self.overview(question, budget=budget, count=count, exclude=exclude)
+            if items:
+                return Retrieval(tuple(items), self.notices)
+        ranked = self.rank(question, exclude=exclude, broad=intent == "list")
+        order = "document" if intent == "list" else "edges"
+        return Retrieval(tuple(pack(ranked, budget, count=count, order=order)), self.notices)
+
+    def rank(
+        self, question: str, *, exclude: frozenset[str] = frozenset(), broad: bool = False
+    ) -> list[ContextItem]:
+        """Candidate chunks (and expanded nodes), best first, before packing."""
+        n = self.candidates * (3 if broad else 1)
+        rankings: list[list[str]] = []
+        chunk_hits: dict[str, StoredChunk] = {}
+        if self.modes.bm25:
+            hits = self.store.search(question, limit=n)
+            chunk_hits.update((c.id, c) for c, _ in hits)
+            rankings.append([f"chunk:{c.id}" for c, _ in hits])
+            if self.modes.tree:
+                rankings.append(
+                    [f"node:{node.id}" for node, _ in self.tree.search(question, limit=n // 3)]
+                )
+        if self.dense is not None:
+            dense = self.dense.search(question, k=n)
+            rankings.append(
+                [f"{kind}:{ref}" for kind, ref, _ in dense if kind == "chunk" or self.modes.tree]
+            )
+        fused = rrf(rankings, k=self.rrf_k)
+        ordered = sorted(fused.items(), key=lambda kv: -kv[1])
+        missing = [
+            ident[6:]
+            for ident, _ in ordered
+            if ident.startswith("chunk:") and ident[6:] not in chunk_hits
+        ]
+        for chunk in self.store.chunks(missing):
+            chunk_hits[chunk.id] = chunk
+        out: list[ContextItem] = []
+        taken: set[str] = set(exclude)
+        for ident, score in ordered:
+            kind, _, ref = ident.partition(":")
+            if kind == "chunk":
+                hit = chunk_hits.get(ref)
+                if hit is not None and hit.id not in taken:
+                    taken.add(hit.id)
+                    out.append(_chunk_item(hit, score))
+                continue
+            try:
+                node = self.tree.node(int(ref))
+            except KeyError:
+                continue  # rewritten since it was embedded
+            # Expand the summary into the original text it summarizes.
+            for leaf in self._span_search(question, node, 2 if node.level > 1 else 1):
+                if leaf.id not in taken:
+                    taken.add(leaf.id)
+                    out.append(_chunk_item(leaf, score))
+        return out
+
+    def overview(
+        self, question: str, *, budget: int, count: Count, exclude: frozenset[str]
+    ) -> list[ContextItem]:
+        """Top-of-tree context for whole-corpus questions, breadth first, in document order."""
+        names = self.names()
+        mentioned = _mentioned_docs(question, names)
+        doc_ids = mentioned or list(names)
+        queues: list[list[SummaryNode]] = []
+        for doc_id in doc_ids:
+            nodes = self.tree.top_levels(doc_id)
+            if nodes:
+                queues.append(nodes)
+        if not queues:
+            return []
+        picked: list[SummaryNode] = []
+        corpus = self.tree.corpus_root() if not mentioned and len(queues) > 1 else None
+        if corpus is not None and corpus.doc_id == "":
+            picked.append(corpus)
+        # Round-robin over documents, each from its root down, so every document (or each side
+        # of a comparison) gets an equal share of the budget.
+        levels = sorted({n.level for q in queues for n in q}, reverse=True)
+        for level in levels:
+            for queue in queues:
+                picked.extend(n for n in queue if n.level == level)
+        items = [
+            _node_item(n, self._document(n.doc_id)) for n in picked if f"node:{n.id}" not in exclude
+        ]
+        chosen = pack(items, budget, count=count, order="rank")
+        position = {
+            f"node:{n.id}": i for i, n in enumerate(sorted(picked, key=_doc_order(doc_ids)))
+        }
+        return sorted(chosen, key=lambda it: position.get(it.chunk_id, 0))
+
+    # ---------------------------------------------------------------- citations
+    def leaves(self, item: ContextItem) -> Sequence[ContextItem]:
+        if item.level == 0 or not item.chunk_id.startswith("node:"):
+            return ()
+        node = self.tree.node(int(item.chunk_id[5:]))
+        if not node.doc_id:
+            return ()
+        chunks = self.store.doc_chunks(
+            node.doc_id, node.chunk_start, min(node.chunk_end, node.chunk_start + 300)
+        )
+        return [_chunk_item(c, 0.0) for c in chunks]
+
+    def locate(self, item: ContextItem, start: int, end: int) -> Locator:
+        if item.level > 0:
+            return item.locator
+        try:
+            stored = self.store.chunk(item.chunk_id)
+        except Exception:
+            return item.locator
+        chunk = Chunk(
+            stored.doc_id,
+            stored.ordinal,
+            stored.text,
+            stored.n_tokens,
+            stored.locator,
+            stored.overlap,
+        )
+        try:
+            return locate(
+                chunk, start, end, load_segments(stored.segments_json, doc_id=stored.doc_id)
+            )
+        except ValueError:
+            return item.locator
+
+
+def _doc_order(doc_ids: Sequence[str]) -> Callable[[SummaryNode], tuple[int, int, int]]:
+    rank = {d: i for i, d in enumerate(doc_ids)}
+    return lambda n: (-1 if not n.doc_id else rank.get(n.doc_id, 0), -n.level, n.chunk_start)
+
+
+_NAME_WORD = re.compile(r"[a-z0-9]{3,}")
+_GENERIC = frozenset(
+    "pdf docx txt md the and agreement contract document file copy final draft version".split()
+)
+
+
+def _mentioned_docs(question: str, names: dict[str, str]) -> list[str]:
+    """Documents the question names (by a distinctive word of the file name)."""
+    q = set(_NAME_WORD.findall(question.lower()))
+    out = []
+    for doc_id, name in names.items():
+        stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+        words = set(_NAME_WORD.findall(stem)) - _GENERIC
+        if words and words & q:
+            out.append(doc_id)
+    return out if len(out) < len(names) or len(names) == 1 else []

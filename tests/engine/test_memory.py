@@ -1,0 +1,142 @@
+"""The summary tree: invariants, resume after interruption, made_by rebuilds, reading."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from engine.errors import Cancelled
+from engine.memory import (
+    ExtractiveSummarizer,
+    ModelSummarizer,
+    TreeReader,
+    build_tree,
+    plan_tree,
+    tree_status,
+)
+from engine.models import ModelManager
+from engine.settings import Settings
+from tests.engine.corpus import add_pdf_like, open_store, pages_about
+
+FANOUT = 3
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.load(
+        env={"TOMES_HOME": str(tmp_path)},
+        overrides={"model.backend": "fake", "memory.fanout": FANOUT, "memory.summary_tokens": 60},
+    )
+
+
+def summarizer(settings: Settings, models: ModelManager | None = None) -> ModelSummarizer:
+    return ModelSummarizer(settings, models or ModelManager(), "fake:quote-best-match")
+
+
+def test_tree_invariants(tmp_path: Path, settings: Settings) -> None:
+    with open_store(tmp_path) as store:
+        ids = [add_pdf_like(store, f"doc{i}.pdf", pages_about(i, 4 + 3 * i)) for i in range(3)]
+        list(build_tree(store, summarizer(settings), fanout=FANOUT))
+        reader = TreeReader(store)
+        for doc_id in ids:
+            chunks = [c.id for c in store.doc_chunks(doc_id)]
+            nodes = reader.nodes(doc_id=doc_id)
+            levels = sorted({n.level for n in nodes})
+            for level in levels:
+                # every chunk covered exactly once per level
+                covered = Counter(
+                    o
+                    for n in nodes
+                    if n.level == level
+                    for o in range(n.chunk_start, n.chunk_end + 1)
+                )
+                assert sorted(covered) == list(range(len(chunks))) and set(covered.values()) == {1}
+            level1 = [n for n in nodes if n.level == 1]
+            assert [c for n in level1 for c in n.child_ids] == chunks
+            (root,) = [n for n in nodes if n.is_root]
+            assert (root.chunk_start, root.chunk_end) == (0, len(chunks) - 1)
+            assert root.level == max(levels)
+            # spans map back to locators: the root covers page 1 to the last page
+            doc = store.document(doc_id)
+            assert root.locator.page == 1 and (root.locator.page_end or 1) == doc.n_pages
+        corpus = reader.corpus_root()
+        assert corpus is not None and corpus.doc_id == "" and corpus.is_root
+        assert "doc0.pdf" in corpus.text or corpus.text  # children are labelled by document
+        status = tree_status(store, fanout=FANOUT)
+        assert status.complete
+
+
+def test_resume_after_interruption_redoes_nothing(tmp_path: Path, settings: Settings) -> None:
+    with open_store(tmp_path) as store:
+        add_pdf_like(store, "a.pdf", pages_about(1, 9))
+        add_pdf_like(store, "b.pdf", pages_about(2, 5))
+        total = len(plan_tree(store, fanout=FANOUT))
+        s1 = summarizer(settings)
+        # simulate a kill: stop consuming the generator half-way
+        gen = build_tree(store, s1, fanout=FANOUT)
+        first = list(itertools.islice(gen, 1 + total // 2))
+        gen.close()
+        built_before = first[-1].built
+        assert 0 < built_before < total
+        s2 = summarizer(settings)
+        progress = list(build_tree(store, s2, fanout=FANOUT))
+        assert progress[-1].done == total
+        assert progress[-1].built == total - built_before  # nothing finished was redone
+        again = list(build_tree(store, summarizer(settings), fanout=FANOUT))
+        assert again[-1].built == 0
+
+
+def test_cancel_raises_and_keeps_finished_nodes(tmp_path: Path, settings: Settings) -> None:
+    import threading
+
+    with open_store(tmp_path) as store:
+        add_pdf_like(store, "a.pdf", pages_about(1, 9))
+        cancel = threading.Event()
+        done = 0
+        with pytest.raises(Cancelled, match="run it again"):
+            for p in build_tree(store, summarizer(settings), fanout=FANOUT, cancel=cancel):
+                done = p.done
+                if p.done == 2:
+                    cancel.set()
+        assert done == 2
+        assert tree_status(store, fanout=FANOUT).done == 2
+
+
+def test_made_by_mismatch_rebuilds(tmp_path: Path, settings: Settings) -> None:
+    with open_store(tmp_path) as store:
+        add_pdf_like(store, "a.pdf", pages_about(1, 6))
+        list(build_tree(store, summarizer(settings), fanout=FANOUT))
+        other = ModelSummarizer(settings, ModelManager(), "llama.cpp:other.gguf:1")
+        progress = list(build_tree(store, other, fanout=FANOUT))
+        level1 = len([n for n in plan_tree(store, fanout=FANOUT) if n.level == 1])
+        # extractive level 1 does not depend on the model; every model-written node is rebuilt
+        assert progress[-1].built == progress[-1].total - level1
+
+
+def test_replacing_a_document_rebuilds_only_what_changed(
+    tmp_path: Path, settings: Settings
+) -> None:
+    with open_store(tmp_path) as store:
+        add_pdf_like(store, "a.pdf", pages_about(1, 6))
+        b = add_pdf_like(store, "b.pdf", pages_about(2, 6))
+        list(build_tree(store, summarizer(settings), fanout=FANOUT))
+        store.remove_document(b)
+        add_pdf_like(store, "b.pdf", pages_about(3, 6))
+        progress = list(build_tree(store, summarizer(settings), fanout=FANOUT))
+        a_nodes = len(TreeReader(store).nodes(doc_id=store.documents()[0].id))
+        assert progress[-1].built == progress[-1].total - a_nodes
+
+
+def test_extractive_summary_is_verbatim_central_sentences(settings: Settings) -> None:
+    ex = ExtractiveSummarizer(settings)
+    texts = [
+        "The term of the lease is five years. The rent is paid monthly. The term can be renewed.",
+        "Renewal of the term requires notice. The tenant may keep a cat. The term ends in 2030.",
+    ]
+    summary = ex.summarize(1, "lease.pdf", "p. 1", texts)
+    for sentence in summary.split(". "):
+        assert sentence.strip(". ") in " ".join(texts)
+    assert "term" in summary.lower()
