@@ -1,0 +1,261 @@
+"""Everything a user does with Tomes, as engine calls: the CLI and the UI are thin shells over
+a `Workspace`. One per process: it owns the loaded model, the embedder and the background
+indexer."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.answer import AnswerStream, ask
+from engine.backends import model_identity
+from engine.errors import BackendUnavailable, TomesError
+from engine.indexer import BackgroundIndexer, IndexProgress, JobState
+from engine.intake import FileEvent, ingest_paths
+from engine.memory import ExtractiveSummarizer, ModelSummarizer, TreeStatus, build_tree, tree_status
+from engine.models import ModelManager
+from engine.projects import Project, Projects
+from engine.retrieve import HybridRetriever, Modes
+from engine.sessions import ChatLog
+from engine.settings import Settings
+from engine.store import ProjectStore
+from engine.types import Answer
+
+__all__ = ["IndexStatus", "Workspace"]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """How far a project's derived indexes are (embeddings, summary tree)."""
+
+    embedded: int
+    to_embed: int
+    tree: TreeStatus
+
+    @property
+    def complete(self) -> bool:
+        return self.to_embed == 0 and (self.tree.complete or self.tree.total == 0)
+
+    def notice(self) -> str | None:
+        """What an answer should tell the user while indexes are incomplete."""
+        if self.tree.total and not self.tree.complete:
+            return (
+                f"The summary tree is still being built ({self.tree.done} of {self.tree.total} "
+                "parts); whole-document answers use the parts that exist so far."
+            )
+        return None
+
+
+class _Dense:
+    """DenseSearch over a project's stored vectors."""
+
+    def __init__(self, embedder: Any, index: Any) -> None:
+        self.embedder = embedder
+        self.index = index
+
+    def search(self, question: str, *, k: int) -> list[tuple[str, str, float]]:
+        from engine.embed import embed_query
+
+        return list(self.index.search(embed_query(self.embedder, question), k=k))
+
+
+class Workspace:
+    """Projects, ingest, indexing, questions, chats, notes, viewer and export."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, models: ModelManager | None = None
+    ) -> None:
+        self.settings = settings or Settings.load()
+        self.models = models or ModelManager()
+        self.projects = Projects(self.settings.home)
+        self.indexer = BackgroundIndexer(self._index_steps)
+        self._embedder: Any = None
+        self._embedder_lock = threading.Lock()
+        self._embedder_error: str | None = None
+
+    def close(self) -> None:
+        self.indexer.shutdown()
+        self.models.close()
+
+    # ------------------------------------------------------------------ settings
+    def settings_for(self, project: Project, overrides: dict[str, Any] | None = None) -> Settings:
+        """Workspace settings with the project's saved overrides and then `overrides` applied."""
+        with project.open() as store:
+            saved = {
+                k: json.loads(v)
+                for k, v in store.db.execute("SELECT key, value FROM project_settings")
+            }
+        settings = self.settings.with_overrides(saved) if saved else self.settings
+        return settings.with_overrides(overrides) if overrides else settings
+
+    def save_project_settings(self, project: Project, values: dict[str, Any]) -> Settings:
+        """Validate and store per-project overrides (None removes an override)."""
+        merged = self.settings_for(project, {k: v for k, v in values.items() if v is not None})
+        with project.open() as store, store.transaction():
+            for key, value in values.items():
+                if value is None:
+                    store.db.execute("DELETE FROM project_settings WHERE key = ?", [key])
+                else:
+                    store.db.execute(
+                        "INSERT INTO project_settings(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        [key, json.dumps(merged.to_dict()[key])],
+                    )
+        return merged
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(
+        self,
+        project: Project,
+        paths: Sequence[Path],
+        *,
+        cancel: threading.Event | None = None,
+        background_index: bool = True,
+    ) -> Iterator[FileEvent]:
+        """Ingest files (see `engine.intake`); afterwards, index in the background."""
+        settings = self.settings_for(project)
+        changed = False
+        with project.open() as store:
+            for event in ingest_paths(store, paths, settings, cancel=cancel):
+                changed = changed or event.status in ("added", "replaced")
+                yield event
+        if changed and background_index:
+            self.indexer.start(project)
+
+    # ------------------------------------------------------------------ indexing
+    def embedder(self) -> Any:
+        """The process's embedding model, loaded on first use (None if it cannot load)."""
+        with self._embedder_lock:
+            if self._embedder is None and self._embedder_error is None:
+                try:
+                    from engine.embed import load_embedder
+
+                    self._embedder = load_embedder()
+                except (BackendUnavailable, ImportError, OSError) as exc:
+                    self._embedder_error = str(exc)
+            return self._embedder
+
+    def summarizer(self, settings: Settings) -> ModelSummarizer:
+        return ModelSummarizer(settings, self.models, model_identity(settings))
+
+    def index(
+        self, project: Project, *, cancel: threading.Event | None = None, tree: bool = True
+    ) -> Iterator[IndexProgress]:
+        """Embed what is new, then build or extend the summary tree (resumable)."""
+        cancel = cancel or threading.Event()
+        yield from self._index_steps(project, cancel, tree=tree)
+
+    def _index_steps(
+        self, project: Project, cancel: threading.Event, *, tree: bool | None = None
+    ) -> Iterator[IndexProgress]:
+        settings = self.settings_for(project)
+        if tree is None:  # background runs follow the setting; `tomes index` always builds
+            tree = settings.memory.auto_build
+        with project.open() as store:
+            if settings.retrieval.embeddings:
+                embedder = self.embedder()
+                if embedder is not None:
+                    from engine.embed import embed_pending
+
+                    for done, total in embed_pending(store, embedder, cancel=cancel):
+                        yield IndexProgress("embeddings", done, total)
+            if tree:
+                summarizer = self.summarizer(settings)
+                for p in build_tree(
+                    store, summarizer, fanout=settings.memory.fanout, cancel=cancel
+                ):
+                    yield IndexProgress("tree", p.done, p.total)
+            # the tree's new nodes need vectors too
+            if settings.retrieval.embeddings and self._embedder is not None:
+                from engine.embed import embed_pending
+
+                for done, total in embed_pending(store, self._embedder, cancel=cancel):
+                    yield IndexProgress("embeddings", done, total)
+
+    def index_status(self, project: Project) -> IndexStatus:
+        settings = self.settings_for(project)
+        with project.open() as store:
+            made_by = [ExtractiveSummarizer(settings).made_by(1)]
+            with contextlib.suppress(TomesError):  # no model file: status still works
+                made_by.append(self.summarizer(settings).made_by(2))
+            status = tree_status(store, fanout=settings.memory.fanout, made_by=made_by)
+            embedded = to_embed = 0
+            embedder = self._embedder
+            if embedder is not None:
+                from engine.embed import pending
+
+                to_embed = pending(store, embedder.model_id)
+                embedded = int(
+                    store.db.execute(
+                        "SELECT count(*) FROM embeddings WHERE model = ?", [embedder.model_id]
+                    ).fetchone()[0]
+                )
+        return IndexStatus(embedded, to_embed, status)
+
+    def job(self, project: Project) -> JobState:
+        return self.indexer.state(project)
+
+    # ------------------------------------------------------------------ questions
+    def retriever(
+        self, store: ProjectStore, settings: Settings, *, notices: Sequence[str] = ()
+    ) -> HybridRetriever:
+        dense = None
+        if settings.retrieval.embeddings and self._embedder is not None:
+            from engine.embed import VectorIndex
+
+            dense = _Dense(self._embedder, VectorIndex(store, self._embedder.model_id))
+        return HybridRetriever(
+            store,
+            dense=dense,
+            modes=Modes(dense=dense is not None),
+            candidates=settings.retrieval.candidates,
+            rrf_k=settings.retrieval.rrf_k,
+            notices=notices,
+        )
+
+    def ask(
+        self,
+        project: Project,
+        question: str,
+        *,
+        session_id: int | None = None,
+        overrides: dict[str, Any] | None = None,
+        load_embedder: bool = True,
+    ) -> AnswerStream:
+        """Start answering. The returned stream keeps the project open until `.result()`
+        (or `.close()`); follow-ups in `session_id` reuse the earlier turns' context."""
+        settings = self.settings_for(project, overrides)
+        if settings.retrieval.embeddings and load_embedder:
+            self.embedder()
+        store = project.open()
+        try:
+            history: list[Answer] = ChatLog(store).answers(session_id) if session_id else []
+            status = self.index_status(project)
+            notices = [n for n in (status.notice(),) if n]
+            retriever = self.retriever(store, settings, notices=notices)
+            stream = ask(
+                question,
+                retriever=retriever,
+                models=self.models,
+                settings=settings,
+                history=history,
+            )
+        except BaseException:
+            store.close()
+            raise
+        stream.on_finish(store.close)
+        return stream
+
+    def record(self, project: Project, session_id: int, answer: Answer) -> tuple[int, int]:
+        """Save a finished exchange to its chat session."""
+        with project.open() as store:
+            return ChatLog(store).add_exchange(session_id, answer.question, answer)
+
+    # ------------------------------------------------------------------ helpers for shells
+    def project(self, name: str, *, create: bool = False) -> Project:
+        return self.projects.get_or_create(name) if create else self.projects.get(name)
