@@ -288,6 +288,23 @@ def ask_cmd(
         click.secho(notice, fg="yellow", err=True)
 
 
+# ---------------------------------------------------------------------------------- serve
+@cli.command("serve")
+@click.option("--project", "-p", default=None, help="Project to open (default: the last one).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=7860, show_default=True, help="Port (0 = any free).")
+@click.option("--auth", default=None, help="USER:PASSWORD; required to bind a non-loopback host.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser window.")
+@_friendly
+def serve_cmd(
+    project: str | None, host: str, port: int, auth: str | None, no_browser: bool
+) -> None:
+    """Open the Tomes app in your browser (local only unless you say otherwise)."""
+    from app.server import launch
+
+    launch(project=project, host=host, port=port, auth=auth, open_browser=not no_browser)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="tomes")

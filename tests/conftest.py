@@ -4,6 +4,7 @@ connection to anything but this machine."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,9 +70,28 @@ def socket_guard() -> Iterator[None]:
 def tomes_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """All Tomes state for one test lives in its own temporary folder."""
     home = tmp_path / "tomes-home"
+    for var in [v for v in os.environ if v.startswith("TOMES_")]:
+        monkeypatch.delenv(var, raising=False)  # a developer's own settings must not leak in
     monkeypatch.setenv("TOMES_HOME", str(home))
-    for var in ("TOMES_MODEL", "TOMES_BACKEND", "TOMES_BUDGET", "TOMES_THREADS", "TOMES_N_CTX"):
-        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     return home
+
+
+@pytest.fixture(scope="session")
+def embedded_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real embedded GGUF, assembled and sha256-verified once per test session."""
+    from engine.modelfile import assemble_embedded_model
+
+    return assemble_embedded_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def real_model_env(embedded_model: Path, tomes_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Environment for tests that answer with the real model through llama.cpp (small
+    context so they stay fast on 2 CPU cores)."""
+    monkeypatch.setenv("TOMES_MODEL_PATH", str(embedded_model))
+    monkeypatch.setenv("TOMES_MODEL_N_CTX", "4096")
+    monkeypatch.setenv("TOMES_RETRIEVAL_BUDGET", "1500")
+    monkeypatch.setenv("TOMES_MODEL_MAX_ANSWER_TOKENS", "160")
+    return embedded_model
