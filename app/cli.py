@@ -114,16 +114,15 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
     Prints one line per file: ok, unchanged, replaced, skipped or failed with the reason.
     Exits with status 1 if any file failed; the others are still added.
     """
-    from engine.intake import ingest_paths
-    from engine.projects import Projects
+    from engine.workspace import Workspace
 
-    settings = _settings(**{"ingest.chunk_tokens": chunk_tokens})
-    proj = Projects(settings.home).get_or_create(project)
+    workspace = Workspace(_settings(**{"ingest.chunk_tokens": chunk_tokens}))
+    proj = workspace.project(project, create=True)
     status = _Status(sys.stderr)
     counts: dict[str, int] = {}
     started = time.perf_counter()
-    with proj.open() as store:
-        for event in ingest_paths(store, list(paths), settings):
+    try:
+        for event in workspace.ingest(proj, list(paths), background_index=False):
             if event.status == "reading":
                 status.show(f"{_bar(event.done, event.total)} reading {event.name}")
                 continue
@@ -143,7 +142,9 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
             if event.reason:
                 line += f": {event.reason}"
             click.echo(line, err=event.failed)
-    status.clear()
+    finally:
+        status.clear()
+        workspace.close()
     elapsed = time.perf_counter() - started
     ok = counts.get("added", 0) + counts.get("replaced", 0)
     summary = (
@@ -151,6 +152,12 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
         f"{counts.get('failed', 0)} failed in {elapsed:.1f}s (project {proj.name!r})"
     )
     click.echo(summary, err=True)
+    if ok:
+        click.echo(
+            f"Ask now, or run `tomes index --project {proj.name!r}` to add embeddings and the "
+            "summary tree (better recall and whole-document answers).",
+            err=True,
+        )
     if counts.get("failed"):
         sys.exit(1)
 
@@ -232,19 +239,15 @@ def ask_cmd(
     The answer streams as it is written; its citations (document, page or lines, and the
     quoted source text) follow. With --retrieve-only, only the context is shown.
     """
-    from engine.answer import ask
-    from engine.models import ModelManager
-    from engine.projects import Projects
-    from engine.retrieve import keyword_context, keyword_retriever
     from engine.types import Answer, Timings
+    from engine.workspace import Workspace
 
-    settings = _settings(**{"retrieval.budget": budget}, **_model_overrides(**model))
-    proj = Projects(settings.home).get(project)
-    with proj.open() as store:
+    overrides = {"retrieval.budget": budget, **_model_overrides(**model)}
+    workspace = Workspace(_settings(**overrides))
+    try:
+        proj = workspace.project(project)
         if retrieve_only:
-            t0 = time.perf_counter()
-            items = keyword_context(store, question, settings.retrieval.budget)
-            elapsed = time.perf_counter() - t0
+            items, elapsed = workspace.retrieve(proj, question)
             answer = Answer(
                 question=question,
                 text="",
@@ -258,24 +261,20 @@ def ask_cmd(
                 click.echo("Nothing in this project matches that question.")
             else:
                 for item in items:
-                    click.secho(f"[{item.key}] {item.document} {item.locator.label()}", bold=True)
+                    level = f" (summary, level {item.level})" if item.level else ""
+                    click.secho(
+                        f"[{item.key}] {item.document} {item.locator.label()}{level}", bold=True
+                    )
                     text = " ".join(item.text.split())
                     click.echo("    " + (text[:400] + "…" if len(text) > 400 else text))
             return
-        models = ModelManager()
-        try:
-            stream = ask(
-                question,
-                retriever=keyword_retriever(store, candidates=settings.retrieval.candidates),
-                models=models,
-                settings=settings,
-            )
-            for piece in stream:
-                if not as_json:
-                    click.echo(piece, nl=False)
-            answer = stream.result()
-        finally:
-            models.close()
+        stream = workspace.ask(proj, question)
+        for piece in stream:
+            if not as_json:
+                click.echo(piece, nl=False)
+        answer = stream.result()
+    finally:
+        workspace.close()
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return
@@ -286,6 +285,71 @@ def ask_cmd(
     _print_citations(answer)
     for notice in answer.notices:
         click.secho(notice, fg="yellow", err=True)
+
+
+# ---------------------------------------------------------------------------------- index
+@cli.command("index")
+@click.option("--project", "-p", required=True, help="Project to index.")
+@click.option("--no-tree", is_flag=True, help="Only compute embeddings; skip the summary tree.")
+@_model_options
+@_friendly
+def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
+    """Build or extend the project's embeddings and summary tree (resumable: stop it any
+    time with Ctrl-C and run it again to continue where it stopped)."""
+    from engine.workspace import Workspace
+
+    workspace = Workspace(_settings(**_model_overrides(**model)))
+    status = _Status(sys.stderr)
+    last_phase = ""
+    started = time.perf_counter()
+    try:
+        proj = workspace.project(project)
+        for step in workspace.index(proj, tree=not no_tree):
+            if step.phase != last_phase and last_phase:
+                status.clear()
+                click.echo(f"{last_phase}: done", err=True)
+            last_phase = step.phase
+            what = "embedding passages" if step.phase == "embeddings" else "summary tree"
+            status.show(f"{_bar(step.done, step.total)} {what}")
+        status.clear()
+        if last_phase:
+            click.echo(f"{last_phase}: done", err=True)
+        st = workspace.index_status(proj)
+        click.echo(
+            f"Indexed {proj.name!r} in {time.perf_counter() - started:.1f}s: "
+            f"{st.embedded} vectors, summary tree {st.tree.done}/{st.tree.total} nodes."
+        )
+    except KeyboardInterrupt:
+        status.clear()
+        click.echo("Stopped. Run the same command again to continue where it stopped.", err=True)
+        sys.exit(130)
+    finally:
+        workspace.close()
+
+
+# ---------------------------------------------------------------------------------- export
+@cli.command("export")
+@click.option("--project", "-p", required=True, help="Project to export from.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["docx", "md"]), required=True, help="Report format."
+)
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="File to write.")
+@click.option(
+    "--answer", "answers", type=int, multiple=True, help="Also include this answer (message id)."
+)
+@_friendly
+def export_cmd(project: str, fmt: str, out: Path, answers: tuple[int, ...]) -> None:
+    """Export the project's notes (and chosen answers) with their citations."""
+    from engine.export import collect, write_report
+    from engine.projects import Projects
+    from engine.sessions import ChatLog
+
+    settings = _settings()
+    proj = Projects(settings.home).get(project)
+    with proj.open() as store:
+        items = collect(ChatLog(store), message_ids=list(answers))
+    path = write_report(proj.name, items, out, fmt)
+    click.echo(f"Wrote {len(items)} section(s) to {path}")
 
 
 # ---------------------------------------------------------------------------------- serve

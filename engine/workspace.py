@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,15 @@ from engine.retrieve import HybridRetriever, Modes
 from engine.sessions import ChatLog
 from engine.settings import Settings
 from engine.store import ProjectStore
-from engine.types import Answer
+from engine.types import Answer, ContextItem
 
 __all__ = ["IndexStatus", "Workspace"]
+
+
+def _cl100k_count(text: str) -> int:
+    from ingest.tokens import cl100k
+
+    return cl100k().count(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,13 +232,10 @@ class Workspace:
         *,
         session_id: int | None = None,
         overrides: dict[str, Any] | None = None,
-        load_embedder: bool = True,
     ) -> AnswerStream:
         """Start answering. The returned stream keeps the project open until `.result()`
         (or `.close()`); follow-ups in `session_id` reuse the earlier turns' context."""
         settings = self.settings_for(project, overrides)
-        if settings.retrieval.embeddings and load_embedder:
-            self.embedder()
         store = project.open()
         try:
             history: list[Answer] = ChatLog(store).answers(session_id) if session_id else []
@@ -250,6 +254,20 @@ class Workspace:
             raise
         stream.on_finish(store.close)
         return stream
+
+    def retrieve(
+        self, project: Project, question: str, *, overrides: dict[str, Any] | None = None
+    ) -> tuple[list[ContextItem], float]:
+        """The context a question would get, without running the model (`--retrieve-only`);
+        budgets are measured with the stored cl100k counts. Returns (items, seconds)."""
+        settings = self.settings_for(project, overrides)
+        with project.open() as store:
+            t0 = time.perf_counter()
+            retriever = self.retriever(store, settings)
+            found = retriever(
+                question, budget=settings.retrieval.budget, count=_cl100k_count, exclude=frozenset()
+            )
+            return list(found.items), time.perf_counter() - t0
 
     def record(self, project: Project, session_id: int, answer: Answer) -> tuple[int, int]:
         """Save a finished exchange to its chat session."""

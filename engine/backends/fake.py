@@ -41,7 +41,7 @@ class FakeBackend:
             body = messages[-1].content.split("\n\n", 2)[-1]
             return " ".join(" ".join(p.split()[:12]) for p in body.split("\n\n"))
         prompt = "\n".join(m.content for m in messages if m.role != "assistant")
-        question = messages[-1].content
+        question = messages[-1].content.rsplit("Question:", 1)[-1]
         q = {w.lower() for w in _WORD.findall(question) if len(w) > 3}
         best: tuple[int, str, str] | None = None
         for key, body in _ITEM.findall(prompt):
