@@ -70,15 +70,20 @@ def _plan(
     count = backend.count_tokens
     thread = _thread(history)
     if thread:
+        # A follow-up replays the thread token for token (so the model reuses its KV cache)
+        # and adds new sources in the room left in the model's window, up to one budget.
         earlier = [it for a in thread for it in a.context if it.key in a.new_keys]
-        used = sum(count(it.text) for it in earlier) + sum(
-            count(a.question) + count(a.raw_text) for a in thread
+        used = (
+            sum(count(m.content) for m in answer_preamble())
+            + sum(count(it.text) + 16 for it in earlier)
+            + sum(count(a.question) + count(a.raw_text) + 16 for a in thread)
         )
-        remaining = budget - used
-        if remaining >= budget // 4:
+        window_left = backend.context_window - settings.model.max_answer_tokens - used - 64
+        room = min(budget, window_left - count(question))
+        if room >= min(512, budget // 4):
             query = f"{thread[-1].question}\n{question}"
             found = retriever(
-                query, budget=remaining, count=count, exclude=frozenset(i.chunk_id for i in earlier)
+                query, budget=room, count=count, exclude=frozenset(i.chunk_id for i in earlier)
             )
             new = _rekey(found.items, len(earlier) + 1)
             messages = answer_preamble()

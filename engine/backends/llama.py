@@ -69,7 +69,7 @@ class LlamaCppBackend:
         threads: int = 0,
         gpu_layers: int = -1,
         # state reuse
-        state_cache_bytes: int = 1 << 30,
+        state_cache_bytes: int = 256 << 20,
         seed: int = 0,
     ) -> None:
         try:
@@ -101,6 +101,8 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError) as exc:
             raise ModelCorrupt(f"llama.cpp could not load {model_path.name}: {exc}") from exc
         self._stack.callback(self._llm.close)
+        # Saved KV states of recent answers (a few, ~100 MB each at n_ctx 8192): switching
+        # between chats then skips re-reading their context.
         self._llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=state_cache_bytes))
         self._formatter = self._make_formatter(llama_cpp)
         self._model_id = f"llama.cpp:{self._path.name}:{self._path.stat().st_size}"
