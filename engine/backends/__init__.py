@@ -78,9 +78,14 @@ def _openai(settings: Settings) -> Backend:
 
 
 def _fake(settings: Settings) -> Backend:
+    import os
+
     from engine.backends.fake import FakeBackend
 
-    return FakeBackend(n_ctx=settings.model.n_ctx)
+    # TOMES_FAKE_DELAY_S slows the fake backend down so tests can kill a process mid-answer.
+    return FakeBackend(
+        n_ctx=settings.model.n_ctx, delay_s=float(os.environ.get("TOMES_FAKE_DELAY_S", "0"))
+    )
 
 
 BACKENDS: dict[str, Callable[[Settings], Backend]] = {

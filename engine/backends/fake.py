@@ -5,6 +5,7 @@ the others, so the whole answer path (packing, streaming, citation checks) runs 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 
 from engine.backends.base import ChatMessage, GenerationParams, TokenStream
@@ -18,9 +19,12 @@ _WORD = re.compile(r"\w+")
 class FakeBackend:
     name = "fake"
 
-    def __init__(self, *, n_ctx: int = 8192, script: str | None = None) -> None:
+    def __init__(
+        self, *, n_ctx: int = 8192, script: str | None = None, delay_s: float = 0.0
+    ) -> None:
         self._n_ctx = n_ctx
         self._script = script  # a fixed reply, for tests of citation handling
+        self._delay_s = delay_s  # per piece: lets crash tests kill a process mid-generation
 
     @property
     def model_id(self) -> str:
@@ -58,10 +62,16 @@ class FakeBackend:
 
     def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> TokenStream:
         text = self.reply(messages)[: params.max_tokens * 8]
-        pieces: Iterator[str] = iter(re.findall(r"\S+\s*|\s+", text))
+        words = re.findall(r"\S+\s*|\s+", text)
+        pieces: Iterator[str] = iter(words) if not self._delay_s else self._slow(words)
         return TokenStream(
             pieces, prompt_tokens=sum(self.count_tokens(m.content) for m in messages)
         )
+
+    def _slow(self, words: list[str]) -> Iterator[str]:
+        for word in words:
+            time.sleep(self._delay_s)
+            yield word
 
     def close(self) -> None:
         return None

@@ -1,0 +1,62 @@
+"""Write tests/data/project-<last migration>.db: a small project made by the current schema
+(documents, chunks, a chat with a cited answer, a pinned note, a project setting).
+
+Run it once whenever a migration is added, and keep every earlier file: tests/reliability/
+test_upgrade.py opens each of them with the current code, so every later migration is proved
+on data written by every earlier release.
+
+    .venv/bin/python tests/data/make_project_fixture.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+
+def main() -> Path:
+    from engine.intake import ingest_paths
+    from engine.migrations import MIGRATIONS
+    from engine.sessions import ChatLog
+    from engine.settings import Settings
+    from engine.store import ProjectStore
+    from tests.engine.test_sessions import sample_answer
+    from tests.fixtures import make_pdf
+
+    last = MIGRATIONS._migrations[-1].name
+    target = HERE / f"project-{last}.db"
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = make_pdf(
+            Path(tmp) / "lease.pdf",
+            ["Lease between Anna Berg and Lake Homes.", "The monthly rent is 1,450 euros."],
+        )
+        db = Path(tmp) / "project.db"
+        settings = Settings.load(env={"TOMES_HOME": tmp})
+        with ProjectStore(db) as store:
+            store.set_meta("name", "Upgrade fixture")
+            list(ingest_paths(store, [pdf], settings))
+            log = ChatLog(store)
+            session = log.create_session("Rent questions")
+            _, answer_id = log.add_exchange(session.id, "What is the term?", sample_answer())
+            log.pin_answer(answer_id)
+            log.add_note("Free note", "Check clause 4 with the client.")
+            store.db.execute(
+                "INSERT INTO project_settings(key, value) VALUES (?, ?)",
+                ["retrieval.budget", json.dumps(3000)],
+            )
+            store.db.conn.commit()
+            with store.db.ensure_autocommit_on():
+                store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                store.db.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        shutil.copy(db, target)
+    return target
+
+
+if __name__ == "__main__":
+    print(f"wrote {main()}")
