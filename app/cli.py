@@ -19,6 +19,30 @@ from engine.settings import Settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# The engine names settings; on the command line, say which flag sets them.
+_FLAGS = {
+    "model.base_url": "--base-url",
+    "model.n_ctx": "--n-ctx",
+    "model.threads": "--threads",
+    "model.path": "--model",
+    "model.backend": "--backend",
+    "retrieval.budget": "--budget",
+    "ingest.chunk_tokens": "--chunk-tokens",
+}
+
+
+def _cli_hint(exc: TomesError) -> str:
+    from engine.errors import ProjectNotFound, SettingsError
+
+    if isinstance(exc, ProjectNotFound):
+        return "create a project with: tomes ingest FILE... --project NAME"
+    if isinstance(exc, SettingsError):
+        flags = [flag for key, flag in _FLAGS.items() if key in str(exc)]
+        if flags:
+            return "on the command line: " + ", ".join(dict.fromkeys(flags))
+    return ""
+
+
 def _friendly(fn: F) -> F:
     """Turn engine errors into `Error: …` and exit status 1 instead of a traceback."""
 
@@ -27,7 +51,8 @@ def _friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except TomesError as exc:
-            raise click.ClickException(str(exc)) from None
+            hint = _cli_hint(exc)
+            raise click.ClickException(f"{exc} ({hint})" if hint else str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.errors import TomesError
-from engine.sessions import ChatLog, answer_from_json, locator_from_json
+from engine.sessions import ChatLog, answer_from_json
 from engine.types import Citation
 
 __all__ = ["ReportItem", "collect", "to_docx", "to_markdown", "write_report"]
@@ -23,21 +22,6 @@ class ReportItem:
     text: str
     citations: tuple[Citation, ...]
     kind: str  # "answer" | "note"
-
-
-def _citations_from(data: list[dict[str, object]]) -> tuple[Citation, ...]:
-    return tuple(
-        Citation(
-            key=str(c["key"]),
-            chunk_id=str(c["chunk_id"]),
-            document=str(c["document"]),
-            locator=locator_from_json(c),
-            quote=str(c.get("quote", "")),
-            verified=bool(c.get("verified", True)),
-            origin=str(c.get("origin", "model")),
-        )
-        for c in data
-    )
 
 
 def collect(
@@ -59,7 +43,7 @@ def collect(
     wanted = set(note_ids) if note_ids is not None else {n.id for n in notes}
     for note in notes:
         if note.id in wanted:
-            cites = _citations_from(json.loads(note.citations_json or "[]"))
+            cites = ChatLog.note_citations(note)
             items.append(ReportItem(note.title, note.text, cites, "note"))
     return items
 

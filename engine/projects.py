@@ -82,10 +82,7 @@ class Projects:
             if project.name.lower() == wanted.lower():
                 return project
         known = ", ".join(p.name for p in self.list()) or "none yet"
-        raise ProjectNotFound(
-            f"no project named {wanted!r} (projects: {known}); create it with "
-            f"`tomes ingest FILE --project {wanted!r}`"
-        )
+        raise ProjectNotFound(f"no project named {wanted!r} (projects: {known})")
 
     def exists(self, name: str) -> bool:
         try:

@@ -15,7 +15,13 @@ from engine.store import ProjectStore
 from engine.types import Answer, Citation, ContextItem, Message, Note, Session, Timings, Usage
 from ingest.types import Locator
 
-__all__ = ["ChatLog", "answer_from_json", "answer_to_json", "locator_from_json"]
+__all__ = [
+    "ChatLog",
+    "answer_from_json",
+    "answer_to_json",
+    "citations_from_json",
+    "locator_from_json",
+]
 
 
 def _now() -> str:
@@ -49,9 +55,9 @@ def answer_to_json(answer: Answer) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def answer_from_json(text: str) -> Answer:
-    data = json.loads(text)
-    citations = tuple(
+def citations_from_json(items: list[dict[str, Any]]) -> tuple[Citation, ...]:
+    """Citations as saved in an answer or a note (`Citation.to_json` shapes)."""
+    return tuple(
         Citation(
             key=c["key"],
             chunk_id=c["chunk_id"],
@@ -62,8 +68,13 @@ def answer_from_json(text: str) -> Answer:
             doc_id=c.get("doc_id", ""),
             origin=c.get("origin", "model"),
         )
-        for c in data.get("citations", [])
+        for c in items
     )
+
+
+def answer_from_json(text: str) -> Answer:
+    data = json.loads(text)
+    citations = citations_from_json(data.get("citations", []))
     context = tuple(
         ContextItem(
             key=c["key"],
@@ -203,10 +214,18 @@ class ChatLog:
         return [Note(*r) for r in rows]
 
     def note(self, note_id: int) -> Note:
-        for n in self.notes():
-            if n.id == note_id:
-                return n
-        raise StoreError(f"no note {note_id} in this project")
+        row = self.db.execute(
+            "SELECT id, title, text, created_at, updated_at, message_id, citations_json "
+            "FROM notes WHERE id = ?",
+            [note_id],
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no note {note_id} in this project")
+        return Note(*row)
+
+    @staticmethod
+    def note_citations(note: Note) -> tuple[Citation, ...]:
+        return citations_from_json(json.loads(note.citations_json or "[]"))
 
     def add_note(self, title: str, text: str, *, message_id: int | None = None) -> Note:
         """A free note, or (with `message_id`) an answer pinned as a note with its citations."""

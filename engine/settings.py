@@ -255,19 +255,19 @@ class Settings:
             )
         if m.backend == "openai" and not m.base_url:
             raise SettingsError(
-                "the openai backend needs a server URL: pass --base-url http://127.0.0.1:8000/v1 "
-                "or set TOMES_MODEL_BASE_URL"
+                "the openai backend needs a server URL (model.base_url), e.g. "
+                "http://127.0.0.1:8000/v1"
             )
         if m.path and m.backend == "llama.cpp" and not m.path.lower().endswith(".gguf"):
             raise SettingsError(
                 f"model.path must be a .gguf file for the llama.cpp backend (got {m.path!r}); "
-                "use --backend torch for a transformers model folder"
+                "choose the torch backend for a transformers model folder"
             )
         if r.budget + m.max_answer_tokens + 256 > m.n_ctx:
             raise SettingsError(
                 f"retrieval.budget ({r.budget}) + model.max_answer_tokens ({m.max_answer_tokens}) "
-                f"+ the prompt's instructions do not fit model.n_ctx ({m.n_ctx}); lower --budget "
-                "or raise --n-ctx"
+                f"+ the prompt's instructions do not fit model.n_ctx ({m.n_ctx}); lower the "
+                "context budget or raise n_ctx"
             )
 
     # ------------------------------------------------------------------ views

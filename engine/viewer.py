@@ -148,7 +148,7 @@ def render_pdf_page(
         if not path.is_file() or path.stat().st_size != doc.size_bytes:
             return None
         import pypdfium2 as pdfium
-        from PIL import ImageDraw
+        from PIL import Image, ImageDraw
     except (OSError, ImportError):
         return None
     pdf = None
@@ -177,7 +177,7 @@ def render_pdf_page(
                             ],
                             fill=(255, 214, 10),
                         )
-                image = type(image).blend(image, overlay, 0.45)
+                image = Image.blend(image, overlay, 0.45)
             textpage.close()
         pg.close()
         buf = io.BytesIO()

@@ -25,7 +25,7 @@ from engine.retrieve import HybridRetriever, Modes
 from engine.sessions import ChatLog
 from engine.settings import Settings
 from engine.store import ProjectStore
-from engine.types import Answer, ContextItem
+from engine.types import Answer, ContextItem, DocumentInfo
 
 __all__ = ["IndexStatus", "Workspace"]
 
@@ -61,14 +61,20 @@ class IndexStatus:
 class _Dense:
     """DenseSearch over a project's stored vectors."""
 
-    def __init__(self, embedder: Any, index: Any) -> None:
+    def __init__(self, embedder: Any, index: Any, store: ProjectStore) -> None:
         self.embedder = embedder
         self.index = index
+        self.store = store
 
-    def search(self, question: str, *, k: int) -> list[tuple[str, str, float]]:
+    def search(
+        self, question: str, *, k: int, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, float]]:
         from engine.embed import embed_query
 
-        return list(self.index.search(embed_query(self.embedder, question), k=k))
+        query = embed_query(self.embedder, question)
+        if doc_ids is None:
+            return list(self.index.search(query, k=k))
+        return list(self.index.search(query, k=k, doc_ids=doc_ids))
 
 
 class Workspace:
@@ -127,12 +133,25 @@ class Workspace:
         """Ingest files (see `engine.intake`); afterwards, index in the background."""
         settings = self.settings_for(project)
         changed = False
+        try:
+            with project.open() as store:
+                for event in ingest_paths(store, paths, settings, cancel=cancel):
+                    changed = changed or event.status in ("added", "replaced")
+                    yield event
+        finally:
+            # also when the caller stops early: index what was added
+            if changed and background_index:
+                self.indexer.start(project)
+
+    def remove_document(self, project: Project, doc_id: str) -> DocumentInfo:
+        """Remove a document and everything derived from it; summaries that spanned it are
+        rebuilt in the background."""
+        self.indexer.cancel(project, wait=30.0)  # the indexer must not write for a gone document
         with project.open() as store:
-            for event in ingest_paths(store, paths, settings, cancel=cancel):
-                changed = changed or event.status in ("added", "replaced")
-                yield event
-        if changed and background_index:
-            self.indexer.start(project)
+            doc = store.document(doc_id)
+            store.remove_document(doc_id)
+        self.indexer.start(project)
+        return doc
 
     # ------------------------------------------------------------------ indexing
     def embedder(self) -> Any:
@@ -209,13 +228,18 @@ class Workspace:
 
     # ------------------------------------------------------------------ questions
     def retriever(
-        self, store: ProjectStore, settings: Settings, *, notices: Sequence[str] = ()
+        self,
+        store: ProjectStore,
+        settings: Settings,
+        *,
+        notices: Sequence[str] = (),
+        scope: Sequence[str] | None = None,
     ) -> HybridRetriever:
         dense = None
         if settings.retrieval.embeddings and self._embedder is not None:
             from engine.embed import VectorIndex
 
-            dense = _Dense(self._embedder, VectorIndex(store, self._embedder.model_id))
+            dense = _Dense(self._embedder, VectorIndex(store, self._embedder.model_id), store)
         return HybridRetriever(
             store,
             dense=dense,
@@ -223,6 +247,7 @@ class Workspace:
             candidates=settings.retrieval.candidates,
             rrf_k=settings.retrieval.rrf_k,
             notices=notices,
+            scope=scope,
         )
 
     def ask(

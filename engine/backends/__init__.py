@@ -44,6 +44,11 @@ def model_identity(settings: Settings) -> str:
         return f"openai:{m.api_model or 'default'}@{m.base_url}"
     if m.backend == "fake":
         return "fake:quote-best-match"
+    if not m.path:
+        # The embedded model's identity is known without assembling its 490 MB file.
+        from engine.modelfile import EMBEDDED_FILE, EMBEDDED_SIZE
+
+        return f"{m.backend}:{EMBEDDED_FILE}:{EMBEDDED_SIZE}"
     path = resolve_model_path(settings)
     size = path.stat().st_size if path.is_file() else 0
     return f"{m.backend}:{path.name}:{size}"

@@ -59,9 +59,9 @@ def test_out_of_range_and_choices(tmp_path: Path) -> None:
 
 def test_cross_field_checks_are_actionable(tmp_path: Path) -> None:
     env = {"TOMES_HOME": str(tmp_path)}
-    with pytest.raises(SettingsError, match="--base-url"):
+    with pytest.raises(SettingsError, match=r"server URL \(model\.base_url\)"):
         Settings.load(env=env, overrides={"model.backend": "openai"})
-    with pytest.raises(SettingsError, match="lower --budget or raise --n-ctx"):
+    with pytest.raises(SettingsError, match="lower the context budget or raise n_ctx"):
         Settings.load(env=env, overrides={"retrieval.budget": 8000, "model.n_ctx": 4096})
     with pytest.raises(SettingsError, match=r"\.gguf"):
         Settings.load(env=env, overrides={"model.path": "/models/qwen.bin"})

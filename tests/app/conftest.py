@@ -1,0 +1,95 @@
+"""Fixtures for the app's tests: a Workspace on the fake backend, handlers over it, a generated
+contract PDF, and a running server (port 0, 127.0.0.1) that is shut down after the test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.handlers import Handlers
+from app.server import Server, launch
+from engine.settings import Settings
+from engine.workspace import Workspace
+from tests.fixtures import make_pdf
+
+#: The generated contract: the distinctive fact (the fee) is on page 2.
+CONTRACT_PAGES = [
+    "SERVICES AGREEMENT\n\n"
+    "1. Parties\n"
+    "This agreement is made between Northwind Traders Ltd. (the Client)\n"
+    "and Contoso Shipping plc (the Provider).\n\n"
+    "2. Term\n"
+    "The agreement starts on 1 April 2024 and runs for two years.",
+    "3. Fees\n"
+    "The monthly service fee is 7,350 euros, payable within 30 days\n"
+    "of each invoice. Late payment bears interest at 2 percent per month.\n\n"
+    "4. Reports\n"
+    "The Provider sends a service report on the first Monday of each quarter.",
+    "5. Termination\n"
+    "Either party may terminate the agreement with sixty days written notice.\n\n"
+    "6. Governing law\n"
+    "The agreement is governed by the laws of Scotland.",
+]
+FEE_QUESTION = "What is the monthly service fee?"
+
+FAKE = {"model.backend": "fake", "retrieval.embeddings": False}
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path | None:
+    """TOMES_SCREENSHOT_DIR, read before the per-test `tomes_home` fixture clears TOMES_*."""
+    value = os.environ.get("TOMES_SCREENSHOT_DIR")
+    return Path(value) if value else None
+
+
+@pytest.fixture
+def contract_pdf(tmp_path: Path) -> Path:
+    return make_pdf(tmp_path / "inbox" / "contract.pdf", CONTRACT_PAGES)
+
+
+@pytest.fixture
+def fake_workspace(tomes_home: Path) -> Iterator[Workspace]:
+    """A Workspace answering with the deterministic fake backend, no embeddings (fast)."""
+    workspace = Workspace(Settings.load(overrides=FAKE))
+    try:
+        yield workspace
+    finally:
+        workspace.close()
+
+
+@pytest.fixture
+def handlers(fake_workspace: Workspace) -> Handlers:
+    return Handlers(fake_workspace)
+
+
+def run(gen: Iterator[Any]) -> list[Any]:
+    """Every value a generator handler yields."""
+    return list(gen)
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """`serve(workspace)` starts the app on a free port; every server stops after the test."""
+    servers: list[Server] = []
+
+    def start(workspace: Workspace, **kwargs: Any) -> Server:
+        server = launch(
+            project=kwargs.pop("project", None),
+            host="127.0.0.1",
+            port=0,
+            auth=kwargs.pop("auth", None),
+            open_browser=False,
+            workspace=workspace,
+            block=False,
+        )
+        assert server is not None
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
