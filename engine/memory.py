@@ -645,17 +645,23 @@ class TreeReader:
         nodes = self.nodes(doc_id=doc_id)
         return sorted(nodes, key=lambda n: (-n.level, n.chunk_start))
 
-    def search(self, query: str, *, limit: int = 20) -> list[tuple[SummaryNode, float]]:
-        """BM25 over node texts (the summaries themselves)."""
+    def search(
+        self, query: str, *, limit: int = 20, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[SummaryNode, float]]:
+        """BM25 over node texts (the summaries themselves), optionally within documents."""
         from engine.store import fts_query
 
         q = fts_query(query)
         if not q:
             return []
+        scope, args = "", [q]
+        if doc_ids is not None:
+            scope = f" AND n.doc_id IN ({','.join('?' * len(doc_ids))})"
+            args += list(doc_ids)
         rows = self.store.db.execute(
             f"SELECT {', '.join('n.' + c.strip() for c in _NODE_COLS.split(','))}, "
             "-bm25(nodes_fts) FROM nodes_fts JOIN nodes n ON n.id = nodes_fts.rowid "
-            "WHERE nodes_fts MATCH ? ORDER BY bm25(nodes_fts) LIMIT ?",
-            [q, limit],
+            f"WHERE nodes_fts MATCH ?{scope} ORDER BY bm25(nodes_fts) LIMIT ?",
+            [*args, limit],
         ).fetchall()
         return [(_node(r[:-1]), float(r[-1])) for r in rows]

@@ -136,8 +136,10 @@ def rrf(rankings: Sequence[Sequence[str]], *, k: int = 60) -> dict[str, float]:
 class DenseSearch(Protocol):
     """Nearest neighbours of a question among embedded chunks and nodes."""
 
-    def search(self, question: str, *, k: int) -> list[tuple[str, str, float]]:
-        """(kind 'chunk'|'node', ref, cosine) best first."""
+    def search(
+        self, question: str, *, k: int, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, float]]:
+        """(kind 'chunk'|'node', ref, cosine) best first, optionally within documents."""
         ...
 
 
@@ -235,8 +237,10 @@ class HybridRetriever(Retriever):
         candidates: int = 60,
         rrf_k: int = 60,
         notices: Sequence[str] = (),
+        scope: Sequence[str] | None = None,
     ) -> None:
         self.store = store
+        self.scope = list(scope) if scope is not None else None  # document ids, or all
         self.dense = dense if modes.dense else None
         self.modes = modes
         self.candidates = candidates
@@ -288,15 +292,14 @@ class HybridRetriever(Retriever):
         rankings: list[list[str]] = []
         chunk_hits: dict[str, StoredChunk] = {}
         if self.modes.bm25:
-            hits = self.store.search(question, limit=n)
+            hits = self.store.search(question, limit=n, doc_ids=self.scope)
             chunk_hits.update((c.id, c) for c, _ in hits)
             rankings.append([f"chunk:{c.id}" for c, _ in hits])
             if self.modes.tree:
-                rankings.append(
-                    [f"node:{node.id}" for node, _ in self.tree.search(question, limit=n // 3)]
-                )
+                nodes = self.tree.search(question, limit=n // 3, doc_ids=self.scope)
+                rankings.append([f"node:{node.id}" for node, _ in nodes])
         if self.dense is not None:
-            dense = self.dense.search(question, k=n)
+            dense = self.dense.search(question, k=n, doc_ids=self.scope)
             rankings.append(
                 [f"{kind}:{ref}" for kind, ref, _ in dense if kind == "chunk" or self.modes.tree]
             )
@@ -335,6 +338,8 @@ class HybridRetriever(Retriever):
     ) -> list[ContextItem]:
         """Top-of-tree context for whole-corpus questions, breadth first, in document order."""
         names = self.names()
+        if self.scope is not None:
+            names = {d: n for d, n in names.items() if d in self.scope}
         mentioned = _mentioned_docs(question, names)
         doc_ids = mentioned or list(names)
         queues: list[list[SummaryNode]] = []

@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -451,19 +451,26 @@ class ProjectStore:
     def count_chunks(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
-    def search(self, query: str, *, limit: int = 20) -> list[tuple[StoredChunk, float]]:
+    def search(
+        self, query: str, *, limit: int = 20, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[StoredChunk, float]]:
         """BM25 keyword search over chunk text; best first. Scores are positive (higher =
-        better). An empty or all-punctuation query returns nothing."""
+        better). `doc_ids` limits the search to those documents. An empty or all-punctuation
+        query returns nothing."""
         q = fts_query(query)
         if not q:
             return []
+        scope, args = "", [q]
+        if doc_ids is not None:
+            scope = f" AND c.doc_id IN ({','.join('?' * len(doc_ids))})"
+            args += list(doc_ids)
         try:
             rows = self.db.execute(
                 f"SELECT {_CHUNK_COLS}, -bm25(chunks_fts) AS score FROM chunks_fts "
                 "JOIN chunks c ON c.rowid = chunks_fts.rowid "
                 "JOIN documents d ON d.id = c.doc_id "
-                "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?",
-                [q, limit],
+                f"WHERE chunks_fts MATCH ?{scope} ORDER BY bm25(chunks_fts) LIMIT ?",
+                [*args, limit],
             ).fetchall()
         except sqlite3.OperationalError as exc:  # pragma: no cover - fts_query keeps syntax safe
             raise StoreError(f"search failed for {query!r}: {exc}") from exc
