@@ -84,6 +84,10 @@ class _Status:
             self.width = 0
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _bar(done: int, total: int, width: int = 24) -> str:
     filled = width * done // max(total, 1)
     return "[" + "#" * filled + "-" * (width - filled) + f"] {done}/{total}"
@@ -157,8 +161,8 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
             detail = []
             if event.ok and event.status != "unchanged":
                 if event.n_pages:
-                    detail.append(f"{event.n_pages} pages")
-                detail.append(f"{event.n_chunks} chunks")
+                    detail.append(_plural(event.n_pages, "page"))
+                detail.append(_plural(event.n_chunks, "chunk"))
                 if event.status == "replaced":
                     detail.append("replaced the old version")
             line = f"{label:<9} {event.name}"
