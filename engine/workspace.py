@@ -61,9 +61,12 @@ class IndexStatus:
 class _Dense:
     """DenseSearch over a project's stored vectors."""
 
-    def __init__(self, embedder: Any, index: Any, store: ProjectStore) -> None:
+    def __init__(
+        self, embedder: Any, index: Any, lock: threading.Lock, store: ProjectStore
+    ) -> None:
         self.embedder = embedder
-        self.index = index
+        self.index = index  # shared by every request of the project: loaded once
+        self.lock = lock
         self.store = store
 
     def search(
@@ -72,9 +75,9 @@ class _Dense:
         from engine.embed import embed_query
 
         query = embed_query(self.embedder, question)
-        if doc_ids is None:
-            return list(self.index.search(query, k=k))
-        return list(self.index.search(query, k=k, doc_ids=doc_ids))
+        with self.lock:  # the index reads through this request's store while it searches
+            self.index.use(self.store)
+            return list(self.index.search(query, k=k, doc_ids=doc_ids))
 
 
 class Workspace:
@@ -90,6 +93,7 @@ class Workspace:
         self._embedder: Any = None
         self._embedder_lock = threading.Lock()
         self._embedder_error: str | None = None
+        self._indexes: dict[Path, tuple[Any, threading.Lock]] = {}
 
     def close(self) -> None:
         self.indexer.shutdown()
@@ -239,7 +243,13 @@ class Workspace:
         if settings.retrieval.embeddings and self._embedder is not None:
             from engine.embed import VectorIndex
 
-            dense = _Dense(self._embedder, VectorIndex(store, self._embedder.model_id), store)
+            key = store.path.resolve()
+            with self._embedder_lock:
+                if key not in self._indexes:
+                    index = VectorIndex(store, self._embedder.model_id)
+                    self._indexes[key] = (index, threading.Lock())
+                index, lock = self._indexes[key]
+            dense = _Dense(self._embedder, index, lock, store)
         return HybridRetriever(
             store,
             dense=dense,
