@@ -325,6 +325,7 @@ def ask_cmd(
 def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
     """Build or extend the project's embeddings and summary tree (resumable: stop it any
     time with Ctrl-C and run it again to continue where it stopped)."""
+    from engine.indexer import PHASES
     from engine.workspace import Workspace
 
     workspace = Workspace(_settings(**_model_overrides(**model)))
@@ -338,7 +339,7 @@ def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
                 status.clear()
                 click.echo(f"{last_phase}: done", err=True)
             last_phase = step.phase
-            what = "embedding passages" if step.phase == "embeddings" else "summary tree"
+            what = PHASES.get(step.phase, step.phase).lower()
             status.show(f"{_bar(step.done, step.total)} {what}")
         status.clear()
         if last_phase:

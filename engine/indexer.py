@@ -17,14 +17,21 @@ from dataclasses import dataclass
 from engine.errors import Cancelled, TomesError
 from engine.projects import Project
 
-__all__ = ["BackgroundIndexer", "IndexProgress", "JobState"]
+__all__ = ["PHASES", "BackgroundIndexer", "IndexProgress", "JobState"]
 
 log = logging.getLogger(__name__)
 
 
+PHASES = {
+    "keywords": "Indexing keywords",
+    "embeddings": "Embedding passages",
+    "tree": "Building the summary tree",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class IndexProgress:
-    """One step of indexing: `phase` is 'embeddings' or 'tree'."""
+    """One step of indexing: `phase` is 'keywords', 'embeddings' or 'tree'."""
 
     phase: str
     done: int

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from engine.lexical import LexicalIndex
 from engine.memory import TreeReader
 from engine.packing import edge_order, select_within_budget
 from engine.store import ProjectStore, fts_query
@@ -43,7 +44,10 @@ Count = Callable[[str], int]
 
 
 def item_header(key: str, document: str, label: str) -> str:
-    """The line that introduces an item in the prompt: `[c1] contract.pdf p. 3`."""
+    """The line that introduces an item in the prompt: `[c1] contract.pdf p. 3`. Long file
+    names are shortened in the middle: every header token is budget not spent on sources."""
+    if len(document) > 48:
+        document = f"{document[:20]}…{document[-24:]}"
     return f"[{key}] {document} {label}".rstrip()
 
 
@@ -199,8 +203,44 @@ def pack(
         return count(header + "\n" + item.text + "\n")
 
     chosen = select_within_budget(items, budget, cost)
+    left = budget - sum(cost(it) for it in chosen)
+    if left >= _MIN_FILL:
+        # Fill the rest of the budget with the beginning of the best item that did not fit.
+        taken = {id(it) for it in chosen}
+        for item in items:
+            if id(item) in taken:
+                continue
+            part = _truncate(item, left, cost)
+            if part is not None:
+                chosen.append(part)
+            break
     keyed = [dataclasses.replace(it, key=f"c{i}") for i, it in enumerate(chosen, start=1)]
     return edge_order(keyed) if order == "edges" else keyed
+
+
+_MIN_FILL = 48  # a shorter remainder is not worth a header
+_CUT = re.compile(r"(?<=[.;:!?])\s|\n")
+
+
+def _truncate(
+    item: ContextItem, budget: int, cost: Callable[[ContextItem], int]
+) -> ContextItem | None:
+    """The longest prefix of `item` (cut after a sentence or line, else a word) that fits."""
+    cuts = [m.start() for m in _CUT.finditer(item.text)] or [
+        m.start() for m in re.finditer(r"\s", item.text)
+    ]
+    lo, hi, best = 0, len(cuts) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        text = item.text[: cuts[mid]].rstrip() + " …"
+        candidate = dataclasses.replace(
+            item, text=text, n_tokens=max(1, item.n_tokens * cuts[mid] // max(1, len(item.text)))
+        )
+        if cost(candidate) <= budget:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 def keyword_context(
@@ -238,8 +278,10 @@ class HybridRetriever(Retriever):
         rrf_k: int = 60,
         notices: Sequence[str] = (),
         scope: Sequence[str] | None = None,
+        lexical: LexicalIndex | None = None,
     ) -> None:
         self.store = store
+        self.lexical = lexical
         self.scope = list(scope) if scope is not None else None  # document ids, or all
         self.dense = dense if modes.dense else None
         self.modes = modes
@@ -292,9 +334,16 @@ class HybridRetriever(Retriever):
         rankings: list[list[str]] = []
         chunk_hits: dict[str, StoredChunk] = {}
         if self.modes.bm25:
-            hits = self.store.search(question, limit=n, doc_ids=self.scope)
-            chunk_hits.update((c.id, c) for c, _ in hits)
-            rankings.append([f"chunk:{c.id}" for c, _ in hits])
+            ranked = None
+            if self.lexical is not None and self.lexical.is_current(self.store):
+                ranked = self.lexical.search(question, k=n, doc_ids=self.scope)
+            if ranked is not None:  # stemmed and exact-word BM25 (engine/lexical.py)
+                for hits_ in ranked.values():
+                    rankings.append([f"chunk:{cid}" for cid, _ in hits_])
+            else:  # not built yet: FTS5 answers from the moment ingest ends
+                hits = self.store.search(question, limit=n, doc_ids=self.scope)
+                chunk_hits.update((c.id, c) for c, _ in hits)
+                rankings.append([f"chunk:{c.id}" for c, _ in hits])
             if self.modes.tree:
                 nodes = self.tree.search(question, limit=n // 3, doc_ids=self.scope)
                 rankings.append([f"node:{node.id}" for node, _ in nodes])

@@ -8,7 +8,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from engine.backends import model_identity
 from engine.errors import BackendUnavailable, TomesError
 from engine.indexer import BackgroundIndexer, IndexProgress, JobState
 from engine.intake import FileEvent, ingest_paths
+from engine.lexical import LexicalIndex
 from engine.memory import ExtractiveSummarizer, ModelSummarizer, TreeStatus, build_tree, tree_status
 from engine.models import ModelManager
 from engine.projects import Project, Projects
@@ -94,6 +95,7 @@ class Workspace:
         self._embedder_lock = threading.Lock()
         self._embedder_error: str | None = None
         self._indexes: dict[Path, tuple[Any, threading.Lock]] = {}
+        self._lexical: dict[Path, LexicalIndex] = {}
 
     def close(self) -> None:
         self.indexer.shutdown()
@@ -133,8 +135,9 @@ class Workspace:
         *,
         cancel: threading.Event | None = None,
         background_index: bool = True,
-    ) -> Iterator[FileEvent]:
-        """Ingest files (see `engine.intake`); afterwards, index in the background."""
+    ) -> Generator[FileEvent, None, None]:
+        """Ingest files (see `engine.intake`); afterwards, index in the background (also when
+        the caller closes this generator early)."""
         settings = self.settings_for(project)
         changed = False
         try:
@@ -170,6 +173,15 @@ class Workspace:
                     self._embedder_error = str(exc)
             return self._embedder
 
+    def lexical(self, folder: Path) -> LexicalIndex:
+        """The keyword index of the project in `folder` (one object per project, shared by
+        requests, so its posting lists are mapped once)."""
+        key = folder.resolve()
+        with self._embedder_lock:
+            if key not in self._lexical:
+                self._lexical[key] = LexicalIndex(folder)
+            return self._lexical[key]
+
     def summarizer(self, settings: Settings) -> ModelSummarizer:
         return ModelSummarizer(settings, self.models, model_identity(settings))
 
@@ -187,6 +199,10 @@ class Workspace:
         if tree is None:  # background runs follow the setting; `tomes index` always builds
             tree = settings.memory.auto_build
         with project.open() as store:
+            lexical = self.lexical(project.folder)
+            if not lexical.is_current(store):  # seconds, and it improves every answer
+                for done, total in lexical.build(store, cancel=cancel):
+                    yield IndexProgress("keywords", done, total)
             if settings.retrieval.embeddings:
                 embedder = self.embedder()
                 if embedder is not None:
@@ -252,6 +268,7 @@ class Workspace:
             dense = _Dense(self._embedder, index, lock, store)
         return HybridRetriever(
             store,
+            lexical=self.lexical(store.path.parent),
             dense=dense,
             modes=Modes(dense=dense is not None),
             candidates=settings.retrieval.candidates,
