@@ -13,13 +13,13 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.backends import Backend, ChatMessage, GenerationParams, TokenStream
-from engine.citations import resolve_citations
+from engine.citations import KEY_RE, resolve_citations
 from engine.models import ModelManager
-from engine.prompts import NOT_FOUND, answer_preamble, question_message
-from engine.retrieve import Retriever
+from engine.prompts import NOT_FOUND, answer_preamble, list_preamble, question_message
+from engine.retrieve import Retriever, classify
 from engine.settings import Settings
 from engine.types import Answer, Citation, ContextItem, Timings, Usage
 from ingest.types import Locator
@@ -39,6 +39,8 @@ class _Plan:
     new_items: tuple[ContextItem, ...]
     followup: bool
     notices: tuple[str, ...] = ()
+    # "list every …": one prompt per group of sources (the map step); empty otherwise
+    parts: list[list[ChatMessage]] = field(default_factory=list)
 
 
 def _thread(history: Sequence[Answer]) -> list[Answer]:
@@ -53,6 +55,80 @@ def _thread(history: Sequence[Answer]) -> list[Answer]:
             thread.reverse()
             return thread
     return []
+
+
+def _plan_list(
+    question: str, retriever: Retriever, backend: Backend, settings: Settings
+) -> _Plan | None:
+    """A map over the most relevant level-1 summary nodes for "list every …" questions:
+    each group of their sources is read in full by its own prompt. None when the retriever
+    cannot group (then the question is answered like any other)."""
+    groups_of = getattr(retriever, "groups", None)
+    route = getattr(retriever, "route", None) or classify(question)
+    if groups_of is None or route != "list":
+        return None
+    groups = groups_of(
+        question,
+        budget=max(512, settings.retrieval.budget // 2),
+        count=backend.count_tokens,
+        max_groups=settings.retrieval.list_groups,
+    )
+    if len(groups) < 2:
+        return None  # one group: a plain answer reads the same sources
+    parts = [
+        [*list_preamble(), ChatMessage("user", question_message(items, question))]
+        for items in groups
+    ]
+    items = tuple(it for g in groups for it in g)
+    notices = tuple(getattr(retriever, "notices", ()))
+    return _Plan(parts[0], items, items, False, notices, parts)
+
+
+def _listing(
+    backend: Backend, parts: list[list[ChatMessage]], params: GenerationParams
+) -> TokenStream:
+    """One stream over every map prompt; a part that found nothing ("NONE") shows nothing."""
+    holder = TokenStream(iter(()))
+
+    def pieces() -> Iterator[str]:
+        for messages in parts:
+            part = backend.stream(messages, params)
+            head = ""  # held back until we know the part is not "NONE"
+            decided = False
+            try:
+                for piece in part:
+                    if decided:
+                        yield piece
+                        continue
+                    head += piece
+                    if len(head.strip()) < 4 and not head.endswith("\n"):
+                        continue
+                    if head.strip().upper().startswith("NONE"):
+                        break  # this part has nothing to list
+                    decided = True
+                    yield head
+                if not decided and head.strip() and not head.strip().upper().startswith("NONE"):
+                    yield head
+            finally:
+                part.close()
+                holder.prompt_tokens += part.prompt_tokens
+            yield "\n"
+
+    holder._pieces = pieces()
+    return holder
+
+
+def _dedupe_lines(text: str) -> str:
+    """Drop list lines that repeat an earlier one (parts of a map can overlap)."""
+    seen: set[str] = set()
+    out = []
+    for line in text.splitlines():
+        key = " ".join(KEY_RE.sub("", line).lower().split()).strip("-• ")
+        if key and key in seen:
+            continue
+        seen.add(key)
+        out.append(line)
+    return "\n".join(out).strip()
 
 
 def _rekey(items: Sequence[ContextItem], start: int) -> tuple[ContextItem, ...]:
@@ -182,6 +258,8 @@ class AnswerStream:
             for _ in self:
                 pass
         raw = "".join(self._parts)
+        if self._plan.parts:
+            raw = _dedupe_lines(raw) or NOT_FOUND
         try:
             text, citations = resolve_citations(
                 raw,
@@ -240,7 +318,8 @@ def ask(
     backend = models.acquire(settings, interactive=True)
     try:
         t0 = time.perf_counter()
-        plan = _plan(question, history, retriever, backend, settings)
+        listed = None if _thread(history) else _plan_list(question, retriever, backend, settings)
+        plan = listed or _plan(question, history, retriever, backend, settings)
         retrieve_s = time.perf_counter() - t0
         if not plan.new_items and not plan.followup:
             return AnswerStream(
@@ -259,7 +338,10 @@ def ask(
             temperature=settings.model.temperature,
             seed=settings.model.seed,
         )
-        tokens = backend.stream(plan.messages, params)
+        if plan.parts:
+            tokens = _listing(backend, plan.parts, params)
+        else:
+            tokens = backend.stream(plan.messages, params)
     except BaseException:
         models.release()
         raise

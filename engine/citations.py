@@ -224,10 +224,11 @@ def _best_source(
 
 
 def _candidates(item: ContextItem, leaves: Leaves | None) -> Sequence[ContextItem]:
-    """The texts to check a claim against: a chunk itself; for a summary node, the original
-    chunks under it (a summary's own wording is not evidence)."""
+    """The texts to check a claim against: a chunk itself; for a summary node, first the
+    original chunks under it (then the citation points at the exact page or lines), and
+    last the summary itself (then it points at the pages or lines the summary covers)."""
     if item.level > 0 and leaves is not None:
-        return leaves(item) or [item]
+        return [*leaves(item), item]
     return [item]
 
 

@@ -240,12 +240,14 @@ class LexicalIndex:
         mask: npt.NDArray[np.bool_] | None,
     ) -> list[tuple[str, float]]:
         scores = np.zeros(len(self._chunk_ids), dtype=np.float32)
-        for term in dict.fromkeys(words):
+        # A word the question repeats counts once per repetition (as in bm25s): questions
+        # tend to repeat what they are about. Measured on CUAD: +5-10 points at 512 tokens.
+        for term, times in Counter(words).items():
             t = p.vocab.get(term)
             if t is None:
                 continue
             lo, hi = int(p.indptr[t]), int(p.indptr[t + 1])
-            scores[p.docs[lo:hi]] += p.scores[lo:hi]  # a chunk appears once per term
+            scores[p.docs[lo:hi]] += times * p.scores[lo:hi]  # a chunk appears once per term
         if mask is not None:
             scores[~mask] = 0.0
         hits = np.flatnonzero(scores > 0)

@@ -112,7 +112,9 @@ _GLOBAL = re.compile(
 )
 _COMPARE = re.compile(r"\b(compare|comparison|contrast|differences?|differ|versus|vs\.?)\b", re.I)
 _LIST = re.compile(
-    r"\b(list (all|every|each)|every|all (the )?\w+ (that|which|where|mentioned))\b", re.I
+    r"\b(list (all|every|each|the)|(find|name|show|give me|enumerate) (all|every|each)|"
+    r"(every|each|all (the )?)\w+ (that|which|where|mentioned|in (the|these|this)))\b",
+    re.I,
 )
 
 
@@ -279,9 +281,11 @@ class HybridRetriever(Retriever):
         notices: Sequence[str] = (),
         scope: Sequence[str] | None = None,
         lexical: LexicalIndex | None = None,
+        route: str | None = None,
     ) -> None:
         self.store = store
         self.lexical = lexical
+        self.route = route  # None: decided per question by `classify`
         self.scope = list(scope) if scope is not None else None  # document ids, or all
         self.dense = dense if modes.dense else None
         self.modes = modes
@@ -317,7 +321,7 @@ class HybridRetriever(Retriever):
     def __call__(
         self, question: str, *, budget: int, count: Count, exclude: frozenset[str]
     ) -> Retrieval:
-        intent = classify(question)
+        intent = self.route or classify(question)
         if intent in ("global", "compare") and self.modes.tree:
             items = self.overview(question, budget=budget, count=count, exclude=exclude)
             if items:
@@ -417,6 +421,37 @@ class HybridRetriever(Retriever):
         }
         return sorted(chosen, key=lambda it: position.get(it.chunk_id, 0))
 
+    def groups(
+        self, question: str, *, budget: int, count: Count, max_groups: int
+    ) -> list[list[ContextItem]]:
+        """For "list every …" questions: the parts of the corpus worth reading in full, one
+        group per relevant level-1 summary node (its best leaf chunks, up to `budget` tokens),
+        most relevant first. Without a tree yet, relevant chunks grouped by document.
+        Keys are minted across all groups so every listed item stays citable."""
+        ranked = self.rank(question, broad=True)
+        by_group: dict[tuple[str, int], list[ContextItem]] = {}
+        level1 = self.tree.nodes(level=1) if self.modes.tree else []
+        spans: dict[str, list[SummaryNode]] = {}
+        for node in level1:
+            spans.setdefault(node.doc_id, []).append(node)
+        for item in ranked:
+            ordinal = int(item.chunk_id.rsplit(":", 1)[1])
+            owner = _owner(spans.get(item.doc_id, ()), ordinal)
+            by_group.setdefault((item.doc_id, owner), []).append(item)
+        picked = list(by_group.values())[:max_groups]
+        out: list[list[ContextItem]] = []
+        next_key = 1
+        for items in picked:
+            chosen = pack(items, budget, count=count, order="rank")
+            chosen.sort(key=lambda it: int(it.chunk_id.rsplit(":", 1)[1]))  # reading order
+            rekeyed = [
+                dataclasses.replace(it, key=f"c{next_key + i}") for i, it in enumerate(chosen)
+            ]
+            next_key += len(rekeyed)
+            if rekeyed:
+                out.append(rekeyed)
+        return out
+
     # ---------------------------------------------------------------- citations
     def leaves(self, item: ContextItem) -> Sequence[ContextItem]:
         if item.level == 0 or not item.chunk_id.startswith("node:"):
@@ -450,6 +485,11 @@ class HybridRetriever(Retriever):
             )
         except ValueError:
             return item.locator
+
+
+def _owner(nodes: Sequence[SummaryNode], ordinal: int) -> int:
+    """Id of the level-1 node covering chunk `ordinal` (-1: none yet)."""
+    return next((n.id for n in nodes if n.chunk_start <= ordinal <= n.chunk_end), -1)
 
 
 def _doc_order(doc_ids: Sequence[str]) -> Callable[[SummaryNode], tuple[int, int, int]]:
