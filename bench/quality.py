@@ -239,7 +239,9 @@ def _haystack_text() -> str | None:
     return "\n\n".join(parts)
 
 
-def needles(results: dict[str, Any], *, answer_sample: int = 3) -> None:
+def needles(
+    results: dict[str, Any], *, sizes: Sequence[int] = NEEDLE_SIZES, answer_sample: int = 3
+) -> None:
     text = _haystack_text()
     if text is None:
         print("needles: data not found (niah_essays/ and pdfs/fullrefman.pdf)")
@@ -249,7 +251,7 @@ def needles(results: dict[str, Any], *, answer_sample: int = 3) -> None:
     tok = cl100k()
     ids = tok.encode(text)
     rows, out = [], {}
-    for size in NEEDLE_SIZES:
+    for size in sizes:
         if len(ids) < size:
             print(f"needles: haystack has only {len(ids):,} tokens; skipping {size:,}")
             continue
@@ -498,6 +500,9 @@ def main() -> int:
     parser.add_argument("--qmsum-meetings", type=int, default=6)
     parser.add_argument("--no-tree", action="store_true", help="CUAD without the summary tree")
     parser.add_argument("--chunk-tokens", type=int, default=400, help="chunk size for CUAD")
+    parser.add_argument(
+        "--needle-sizes", default=",".join(map(str, NEEDLE_SIZES)), help="haystack tokens"
+    )
     args = parser.parse_args()
     parts = args.parts.split(",")
     results: dict[str, Any] = {}
@@ -507,7 +512,7 @@ def main() -> int:
     if "cuad" in parts:
         cuad(results, tree=not args.no_tree, chunk_tokens=args.chunk_tokens)
     if "needles" in parts:
-        needles(results)
+        needles(results, sizes=[int(x) for x in args.needle_sizes.split(",")])
     if "qmsum" in parts:
         qmsum(results, meetings=args.qmsum_meetings)
     if "treecost" in parts:

@@ -194,11 +194,21 @@ def _node_item(node: SummaryNode, document: str, score: float = 0.0) -> ContextI
 
 
 def pack(
-    items: Sequence[ContextItem], budget: int, *, count: Count | None = None, order: str = "edges"
+    items: Sequence[ContextItem],
+    budget: int,
+    *,
+    count: Count | None = None,
+    order: str = "edges",
+    headers: bool = True,
 ) -> list[ContextItem]:
-    """Choose the best items that fit, mint keys c1… in rank order, then order them."""
+    """Choose the best items that fit, mint keys c1… in rank order, then order them.
+
+    The budget pays for each item's header line too (`headers=False` counts the text alone,
+    the definition other tools' benchmarks use)."""
 
     def cost(item: ContextItem) -> int:
+        if not headers:
+            return count(item.text) if count is not None else item.n_tokens
         header = item_header("c00", item.document, item.locator.label() + " (summary)")
         if count is None:
             return item.n_tokens + len(header) // 3 + 2

@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,3 +96,30 @@ def real_model_env(embedded_model: Path, tomes_home: Path, monkeypatch: pytest.M
     monkeypatch.setenv("TOMES_RETRIEVAL_BUDGET", "1500")
     monkeypatch.setenv("TOMES_MODEL_MAX_ANSWER_TOKENS", "160")
     return embedded_model
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """`serve(workspace)` starts the app on a free port; every server stops after the test."""
+    from app.server import Server, launch
+    from engine.workspace import Workspace
+
+    servers: list[Server] = []
+
+    def start(workspace: Workspace, **kwargs: Any) -> Server:
+        server = launch(
+            project=kwargs.pop("project", None),
+            host="127.0.0.1",
+            port=0,
+            auth=kwargs.pop("auth", None),
+            open_browser=False,
+            workspace=workspace,
+            block=False,
+        )
+        assert server is not None
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from app.handlers import Handlers
-from app.server import Server, launch
 from engine.settings import Settings
 from engine.workspace import Workspace
 from tests.fixtures import make_pdf
@@ -69,27 +68,3 @@ def handlers(fake_workspace: Workspace) -> Handlers:
 def run(gen: Iterator[Any]) -> list[Any]:
     """Every value a generator handler yields."""
     return list(gen)
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """`serve(workspace)` starts the app on a free port; every server stops after the test."""
-    servers: list[Server] = []
-
-    def start(workspace: Workspace, **kwargs: Any) -> Server:
-        server = launch(
-            project=kwargs.pop("project", None),
-            host="127.0.0.1",
-            port=0,
-            auth=kwargs.pop("auth", None),
-            open_browser=False,
-            workspace=workspace,
-            block=False,
-        )
-        assert server is not None
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
