@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from engine.backends import ChatMessage, GenerationParams, complete
+from engine.backends import ChatMessage, GenerationParams
 from engine.errors import Cancelled
 from engine.models import ModelManager
 from engine.settings import Settings
@@ -344,16 +344,33 @@ class ModelSummarizer:
             seed=self.settings.model.seed,
             cache_state=False,
         )
+        while True:
+            text = self._generate(messages, params)
+            if text is not None:
+                return " ".join(text.split())
+            # A question arrived mid-node: it has the model now; this node is redone after.
+
+    def _generate(self, messages: list[ChatMessage], params: GenerationParams) -> str | None:
+        """One summary, or None if it was abandoned because a question is waiting (on a CPU
+        a node takes 10-30 s; a user should not wait behind one)."""
         with self.models.use(self.settings, interactive=False) as backend:
             budget = backend.context_window - params.max_tokens - 300
             prompt_text = messages[1].content
             while backend.count_tokens(prompt_text) > budget and len(prompt_text) > 200:
                 prompt_text = prompt_text[: int(len(prompt_text) * 0.85)]  # fit the window
             messages[1] = ChatMessage("user", prompt_text)
-            result = complete(backend, messages, params)
-        self.model_tokens_read += result.prompt_tokens
-        self.model_tokens_written += result.completion_tokens
-        return " ".join(result.text.split())
+            stream = backend.stream(messages, params)
+            parts: list[str] = []
+            try:
+                for piece in stream:
+                    parts.append(piece)
+                    if self.models.questions_waiting:
+                        return None
+            finally:
+                stream.close()
+                self.model_tokens_read += stream.prompt_tokens
+                self.model_tokens_written += stream.completion_tokens
+        return "".join(parts)
 
 
 # ---------------------------------------------------------------------------------- build

@@ -140,3 +140,50 @@ def test_extractive_summary_is_verbatim_central_sentences(settings: Settings) ->
     for sentence in summary.split(". "):
         assert sentence.strip(". ") in " ".join(texts)
     assert "term" in summary.lower()
+
+
+def test_a_question_does_not_wait_behind_a_summary(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree builder abandons a node mid-generation when a question is waiting, lets the
+    question have the model, and redoes the node afterwards."""
+    import threading
+    import time
+
+    from engine.answer import ask
+    from engine.backends import BACKENDS
+    from engine.backends.fake import FakeBackend
+    from engine.retrieve import HybridRetriever, Modes
+
+    monkeypatch.setitem(BACKENDS, "fake", lambda s: FakeBackend(delay_s=0.05))
+    abstractive = settings.with_overrides({"memory.mode": "abstractive"})
+    models = ModelManager()
+    with open_store(tmp_path) as store:
+        add_pdf_like(store, "a.pdf", pages_about(1, 9))
+    done = threading.Event()
+
+    def build() -> None:
+        with open_store(tmp_path) as own:
+            summarizer = ModelSummarizer(abstractive, models, "fake:quote-best-match")
+            list(build_tree(own, summarizer, fanout=FANOUT))
+        done.set()
+
+    builder = threading.Thread(target=build)
+    builder.start()
+    time.sleep(0.5)  # a node (about 2 s of fake generation) is being written now
+    with open_store(tmp_path) as store:
+        t0 = time.perf_counter()
+        stream = ask(
+            "When is payment due?",
+            retriever=HybridRetriever(store, modes=Modes(dense=False, tree=False)),
+            models=models,
+            settings=abstractive,
+        )
+        next(iter(stream))
+        waited = time.perf_counter() - t0
+        stream.close()
+    assert waited < 1.0, f"the question waited {waited:.2f}s behind a summary"
+    builder.join(60)
+    assert done.is_set()
+    with open_store(tmp_path) as store:
+        assert tree_status(store, fanout=FANOUT).complete
