@@ -382,6 +382,41 @@ def export_cmd(project: str, fmt: str, out: Path, answers: tuple[int, ...]) -> N
     click.echo(f"Wrote {len(items)} section(s) to {path}")
 
 
+# ---------------------------------------------------------------------------------- settings
+@cli.command("settings")
+@click.option("--project", "-p", default=None, help="Show this project's effective settings.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_friendly
+def settings_cmd(project: str | None, as_json: bool) -> None:
+    """Show every setting: its value, default, environment variable and meaning."""
+    from engine.settings import Settings
+    from engine.workspace import Workspace
+
+    settings = _settings()
+    if project:
+        workspace = Workspace(settings)
+        try:
+            settings = workspace.settings_for(workspace.project(project))
+        finally:
+            workspace.close()
+    values = settings.to_dict()
+    rows = [
+        {"setting": key, "value": values[key], "default": default, "env": env, "help": text}
+        for key, env, default, text in Settings.describe()
+    ]
+    if as_json:
+        for row in rows:
+            if row["setting"] == "model.api_key" and row["value"]:
+                row["value"] = "***"
+        click.echo(json.dumps({"home": str(settings.home), "settings": rows}, indent=2))
+        return
+    click.echo(f"TOMES_HOME = {settings.home}")
+    for row in rows:
+        value = "***" if row["setting"] == "model.api_key" and row["value"] else row["value"]
+        click.secho(f"{row['setting']} = {value!r}", bold=True, nl=False)
+        click.echo(f"   [{row['env']}]  {row['help']}")
+
+
 # ---------------------------------------------------------------------------------- serve
 @cli.command("serve")
 @click.option("--project", "-p", default=None, help="Project to open (default: the last one).")
