@@ -56,7 +56,7 @@ class TorchBackend:
             auto_model: Any = transformers.AutoModelForCausalLM
             self._model: Any = auto_model.from_pretrained(
                 source,
-                torch_dtype=torch.float32 if self._device == "cpu" else torch.float16,
+                dtype=torch.float32 if self._device == "cpu" else torch.float16,
                 **kwargs,
             ).to(self._device)
         except (OSError, ValueError) as exc:
