@@ -722,7 +722,7 @@ class VectorIndex:
         stamp = (int(conn.execute("PRAGMA data_version").fetchone()[0]), conn.total_changes)
         if stamp == self._stamp:
             return
-        with self._store.transaction():  # one snapshot for the counts and the rows
+        with self._store.snapshot():  # one consistent view for the counts and the rows
             count, top = self._store.db.execute(
                 "SELECT count(*), coalesce(max(rowid), 0) FROM embeddings WHERE model = ?",
                 [self._model_id],

@@ -179,7 +179,31 @@ class ProjectStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        """One atomic unit of work (nested calls become savepoints)."""
+        """One atomic write (nested calls become savepoints).
+
+        BEGIN IMMEDIATE takes the write lock up front, waiting (busy timeout) while another
+        connection writes. A deferred BEGIN would read first and fail at once with "database
+        is locked" when its first write finds that another connection committed in between
+        (WAL's SQLITE_BUSY_SNAPSHOT): seen when a chat was saved during an ingest.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic() as db:  # a savepoint inside the open transaction
+                yield db
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Database]:
+        """A read-only transaction: several queries see one consistent state, without
+        taking the write lock."""
         with self.db.atomic() as db:
             yield db
 

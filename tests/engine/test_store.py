@@ -120,3 +120,34 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SchemaTooNew, match="newer version of Tomes"):
         ProjectStore(path)
+
+
+def test_a_write_during_another_connections_write_waits_instead_of_failing(tmp_path: Path) -> None:
+    """A transaction that reads, then writes, while another connection commits in between
+    must not fail with 'database is locked' (it did with a deferred BEGIN under WAL)."""
+    import threading
+
+    path = tmp_path / "p.db"
+    first, second = ProjectStore(path), ProjectStore(path)
+    reading = threading.Event()
+    errors: list[BaseException] = []
+
+    def other_writer() -> None:
+        reading.wait(5)
+        try:
+            second.set_meta("from", "second")
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=other_writer)
+    t.start()
+    with first.transaction():
+        first.db.execute("SELECT count(*) FROM documents").fetchone()
+        reading.set()
+        t.join(0.5)  # the other writer is now waiting for the write lock (or, before, done)
+        first.db.execute("INSERT INTO meta(key, value) VALUES ('from', 'first')")
+    t.join(10)
+    assert errors == []
+    assert second.get_meta("from") == "second"  # it went after the first transaction
+    first.close()
+    second.close()
