@@ -1,5 +1,6 @@
 """What the app does when the user acts: functions that take UI values, call the engine and
-return UI values (component updates, HTML, chat messages). `app.ui` only lays out and wires.
+return UI values (component updates, HTML, chat messages). `app.ui` only lays out and wires;
+`app.views` renders engine values as HTML and Markdown; `app.prefs` remembers the last project.
 
 Every engine error (`TomesError`, `IngestError`) becomes a short message (a warning toast or a
 status line), never a stack trace; anything unexpected is logged and shown as "Something went
@@ -12,8 +13,6 @@ per-tab state travels in `gr.State` values.
 
 import contextlib
 import functools
-import html
-import io
 import json
 import logging
 import os
@@ -28,32 +27,44 @@ from typing import Any, TypeVar
 import gradio as gr
 from gradio import FileData
 
+from app.prefs import UiPrefs
+from app.views import (
+    VIEWER_EMPTY,
+    answer_markdown,
+    chips_html,
+    documents_rows,
+    event_detail,
+    file_table_html,
+    node_label,
+    node_markdown,
+    png,
+    progress_line,
+    sentence,
+    short,
+    source_html,
+    summary_line,
+    viewer_head,
+)
 from engine.errors import TomesError
 from engine.export import collect, write_report
-from engine.intake import FileEvent
 from engine.memory import TreeReader
 from engine.projects import Project
 from engine.sessions import ChatLog, answer_from_json, citations_from_json, locator_from_json
 from engine.store import ProjectStore
-from engine.types import Answer, Citation, DocumentInfo, SummaryNode, locator_json
+from engine.types import Citation, locator_json
 from engine.viewer import SourceView, open_source
 from engine.workspace import Workspace
 from ingest.errors import IngestError
 from ingest.types import Locator
 
 __all__ = [
-    "DOC_HEADERS",
     "SAMPLE_PDF",
     "SAMPLE_PROJECT",
     "SAMPLE_QUESTIONS",
     "Handlers",
-    "UiPrefs",
-    "answer_markdown",
+    "api_errors",
     "chat_messages",
-    "chips_html",
-    "file_table_html",
     "friendly",
-    "source_html",
     "user_message",
 ]
 
@@ -68,27 +79,17 @@ SAMPLE_QUESTIONS = (
     "How can the agreement be terminated?",
     "Which law governs the agreement?",
 )
-DOC_HEADERS = ["Document", "Type", "Pages", "Passages", "Tokens", "Added", "Notes"]
-UNVERIFIED_TIP = "could not be matched to the source"
 NO_PROJECT = "Open or create a project first (at the top of the page)."
 
 
 # ---------------------------------------------------------------------------------- messages
-def _sentence(text: str) -> str:
-    """Capitalized, unless it starts with a setting's name (e.g. "model.n_ctx must be…")."""
-    text = text.strip()
-    if re.match(r"[a-z_]+\.[a-z_]+\b", text):
-        return text
-    return text[:1].upper() + text[1:] if text else text
-
-
 def user_message(exc: BaseException) -> str:
     """A message for the user: engine errors as they are, anything else as "Something went
     wrong" (and logged with its traceback, which the user never sees)."""
     if isinstance(exc, IngestError):
-        return _sentence(f"{exc.name}: {exc.reason}")
+        return sentence(f"{exc.name}: {exc.reason}")
     if isinstance(exc, TomesError):
-        return _sentence(str(exc))
+        return sentence(str(exc))
     log.error("unexpected error in the app", exc_info=exc)
     detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     return f"Something went wrong: {detail}. Details are in the terminal running Tomes."
@@ -133,134 +134,7 @@ def api_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-# ---------------------------------------------------------------------------------- ui prefs
-class UiPrefs:
-    """What the app remembers between runs (TOMES_HOME/ui.json): the last opened project."""
-
-    def __init__(self, home: Path) -> None:
-        self.path = Path(home) / "ui.json"
-
-    def load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def last_project(self) -> str | None:
-        value = self.load().get("last_project")
-        return value if isinstance(value, str) and value else None
-
-    def remember(self, project: str | None) -> None:
-        """Store the last project; written to a temporary file and renamed, so a crash never
-        leaves half a file."""
-        data = self.load()
-        if data.get("last_project") == project:
-            return
-        data["last_project"] = project
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".ui.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-# ---------------------------------------------------------------------------------- rendering
-_STATUS_LABELS = {
-    "queued": "Queued",
-    "scanning": "Looking for files…",
-    "reading": "Reading…",
-    "added": "Added",
-    "replaced": "Replaced",
-    "unchanged": "Unchanged",
-    "skipped": "Skipped",
-    "failed": "Failed",
-}
-
-
-def _event_detail(event: FileEvent) -> str:
-    parts: list[str] = []
-    if event.status in ("added", "replaced"):
-        if event.n_pages:
-            parts.append(f"{event.n_pages} page{'s' if event.n_pages != 1 else ''}")
-        parts.append(f"{event.n_chunks} passage{'s' if event.n_chunks != 1 else ''}")
-        if event.status == "replaced":
-            parts.append("replaced the earlier version")
-    if event.reason:
-        parts.append(_sentence(event.reason))
-    return " · ".join(parts)
-
-
-def file_table_html(rows: Sequence[tuple[str, str, str]]) -> str:
-    """The per-file status table: (file name, status key, detail) rows."""
-    if not rows:
-        return (
-            '<div class="tomes-empty">Files you add appear here with their status: '
-            "read, unchanged, skipped or failed (with the reason).</div>"
-        )
-    body = "".join(
-        f'<tr><td class="name">{html.escape(name)}</td>'
-        f'<td><span class="tomes-badge {html.escape(status)}">'
-        f"{_STATUS_LABELS.get(status, status)}</span></td>"
-        f'<td class="detail">{html.escape(detail)}</td></tr>'
-        for name, status, detail in rows
-    )
-    return (
-        '<table class="tomes-files"><thead><tr><th>File</th><th>Status</th><th>Details</th>'
-        f"</tr></thead><tbody>{body}</tbody></table>"
-    )
-
-
-def _short(text: str, n: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
-
-
-def chips_html(citations: Sequence[Citation], *, empty: str = "") -> str:
-    """Citation chips; `data-cite` is the citation's index in the answer (the click handler
-    gets it back). Verified and unverified citations look different; an unverified one says
-    why in its tooltip."""
-    if not citations:
-        text = empty or "The sources of the selected answer appear here."
-        return f'<div class="tomes-chips tomes-chips-empty">{html.escape(text)}</div>'
-    seen: set[tuple[str, str]] = set()
-    chips = []
-    for index, cite in enumerate(citations):
-        ident = (cite.key, cite.label())
-        if ident in seen:
-            continue
-        seen.add(ident)
-        label = html.escape(cite.label() or cite.document)
-        if cite.verified:
-            tip = f"Open {cite.label()}" + (f": “{_short(cite.quote)}”" if cite.quote else "")
-            cls = "tomes-chip verified"
-        else:
-            tip = UNVERIFIED_TIP
-            cls = "tomes-chip unverified"
-        chips.append(
-            f'<button type="button" class="{cls}" data-cite="{index}" '
-            f'title="{html.escape(tip, quote=True)}">'
-            f'<span class="tomes-chip-key">{html.escape(cite.key)}</span>{label}</button>'
-        )
-    return (
-        '<div class="tomes-chips"><span class="tomes-chips-label">Sources</span>'
-        + "".join(chips)
-        + "</div>"
-    )
-
-
-def answer_markdown(answer: Answer) -> str:
-    """How an answer reads in the chat: its checked text, then any notices in italics."""
-    text = answer.text.strip() or "_(no answer)_"
-    for notice in answer.notices:
-        text += f"\n\n_ⓘ {notice}_"
-    return text
-
-
+# ---------------------------------------------------------------------------------- chat log
 def chat_messages(chats: ChatLog, session_id: int) -> tuple[list[dict[str, str]], list[int]]:
     """A saved session as chatbot messages, and the message ids in the same order."""
     messages: list[dict[str, str]] = []
@@ -277,109 +151,7 @@ def chat_messages(chats: ChatLog, session_id: int) -> tuple[list[dict[str, str]]
     return messages, ids
 
 
-def _marked_lines(text: str, highlights: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:
-    """`text` split into lines as HTML, the highlighted spans wrapped in <mark>; the flag says
-    whether the line holds any highlight."""
-    out: list[tuple[str, bool]] = []
-    offset = 0
-    for line in text.splitlines(keepends=True) or [""]:
-        start, end = offset, offset + len(line.rstrip("\r\n"))
-        offset += len(line)
-        pieces: list[str] = []
-        cursor = start
-        hit = False
-        for lo, hi in sorted(highlights):
-            lo, hi = max(lo, start), min(hi, end)
-            if lo >= hi:
-                continue
-            hit = True
-            pieces.append(html.escape(text[cursor:lo]))
-            pieces.append(f"<mark>{html.escape(text[lo:hi])}</mark>")
-            cursor = hi
-        pieces.append(html.escape(text[cursor:end]))
-        out.append(("".join(pieces), hit))
-    return out
-
-
-def source_html(view: SourceView) -> str:
-    """The viewer's text: the page / paragraphs / lines with the quoted span in <mark>; code
-    and text files get line numbers."""
-    numbered = view.first_line is not None
-    rows = []
-    for i, (line, hit) in enumerate(_marked_lines(view.text, view.highlights)):
-        number = f'<span class="ln">{(view.first_line or 1) + i}</span>' if numbered else ""
-        cls = ' class="hit"' if hit else ""
-        rows.append(f'<div{cls}>{number}<span class="tx">{line or "&#8203;"}</span></div>')
-    kind = "code" if numbered else "prose"
-    if not view.text.strip():
-        rows = ['<div class="tomes-empty">This page has no text.</div>']
-    return f'<div class="tomes-source {kind}">{"".join(rows)}</div>'
-
-
-_VIEWER_EMPTY = (
-    '<div class="tomes-empty">Click a source under an answer to open it here, with the quoted '
-    "words highlighted.</div>"
-)
-
-
-def _viewer_head(view: SourceView, quote: str, verified: bool) -> str:
-    where = view.title.split(" · ", 1)[-1]
-    if view.kind == "pdf" and view.page:
-        where = f"Page {view.page} of {view.n_pages or '?'}"
-    elif lines := re.fullmatch(r"L(\d+)(?:-(\d+))?", where):
-        where = f"Lines {lines[1]}–{lines[2]}" if lines[2] else f"Line {lines[1]}"
-    parts = [
-        '<div class="tomes-viewer-head">',
-        f'<div class="doc">{html.escape(view.document)}</div>',
-        f'<div class="where" data-testid="viewer-where">{html.escape(where)}</div>',
-    ]
-    if quote:
-        parts.append(f'<blockquote class="quote">“{html.escape(_short(quote, 400))}”</blockquote>')
-    if quote and not verified:
-        parts.append(f'<div class="check warn">This citation {UNVERIFIED_TIP}.</div>')
-    elif quote and view.highlights:
-        parts.append('<div class="check ok">Quote found; highlighted below.</div>')
-    for note in view.notes:
-        parts.append(f'<div class="check note">{html.escape(note)}</div>')
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def _png(data: bytes | None) -> Any:
-    if not data:
-        return None
-    from PIL import Image
-
-    return Image.open(io.BytesIO(data))
-
-
-def _documents_rows(docs: Sequence[DocumentInfo]) -> list[list[Any]]:
-    rows = []
-    for d in docs:
-        notes = ""
-        if d.ocr_pages:
-            shown = ", ".join(map(str, d.ocr_pages[:6])) + ("…" if len(d.ocr_pages) > 6 else "")
-            notes = (
-                f"No text layer on {len(d.ocr_pages)} page(s) ({shown}): OCR them to search them"
-            )
-        added = d.added_at.replace("T", " ")[:16]
-        rows.append([d.name, d.kind.upper(), d.n_pages or "", d.n_chunks, d.n_tokens, added, notes])
-    return rows
-
-
-def _node_label(node: SummaryNode, index: int) -> str:
-    where = node.locator.label()
-    head = f"Part {index}" + (f" ({where})" if where else "")
-    return f"{head}: {_short(node.text, 110)}"
-
-
-def _node_markdown(node: SummaryNode, document: str) -> str:
-    where = node.locator.label()
-    level = "first-level summary of passages" if node.level == 1 else f"level {node.level} summary"
-    meta = " · ".join(p for p in (f"**{document}**", level, where) if p)
-    return f"{meta}\n\n{node.text.strip()}"
-
-
+# ---------------------------------------------------------------------------------- exports
 def _safe_filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:60] or "report"
 
@@ -685,14 +457,14 @@ class Handlers:
             raise TomesError("there is no answer to pin yet: ask a question first")
         with self._chatlog(project) as chats:
             note = chats.pin_answer(int(answer_id))
-        gr.Info(f"Pinned to your notes: “{_short(note.title, 60)}”", duration=6)
+        gr.Info(f"Pinned to your notes: “{short(note.title, 60)}”", duration=6)
         return self.load_notes(project, note.id)
 
     # ------------------------------------------------------------------ source viewer
     def clear_viewer(self) -> tuple[Any, ...]:
         """Outputs: viewer state, header, page image, text, previous, next."""
         hidden = gr.update(visible=False)
-        return None, "", gr.update(value=None, visible=False), _VIEWER_EMPTY, hidden, hidden
+        return None, "", gr.update(value=None, visible=False), VIEWER_EMPTY, hidden, hidden
 
     def _citation(self, project: str | None, answer_id: int | None, index: int) -> Citation:
         if answer_id is None:
@@ -733,10 +505,10 @@ class Handlers:
         state = {**state, "page": view.page}
         is_pdf = view.kind == "pdf" and view.page is not None
         pages = view.n_pages or 1
-        image = _png(view.image)
+        image = png(view.image)
         return (
             state,
-            _viewer_head(view, state["quote"], bool(state.get("verified", True))),
+            viewer_head(view, state["quote"], bool(state.get("verified", True))),
             gr.update(value=image, visible=image is not None),
             source_html(view),
             gr.update(visible=is_pdf, interactive=is_pdf and (view.page or 1) > 1),
@@ -812,10 +584,10 @@ class Handlers:
         try:
             for event in events:
                 rows.pop("\0folder", None)  # the "looking for files" row gives way to files
-                rows[event.name] = (event.name, event.status, _event_detail(event))
+                rows[event.name] = (event.name, event.status, event_detail(event))
                 if event.status != "reading":
                     counts[event.status] = counts.get(event.status, 0) + 1
-                line = _progress_line(event)
+                line = progress_line(event)
                 yield file_table_html(list(rows.values())), line, gr.skip(), gr.skip()
         except Exception as exc:
             message = user_message(exc)
@@ -824,7 +596,7 @@ class Handlers:
             return
         finally:
             events.close()  # after a Stop too: the engine then indexes what was added
-        yield file_table_html(list(rows.values())), _summary_line(counts), None, ""
+        yield file_table_html(list(rows.values())), summary_line(counts), None, ""
 
     def _sources(
         self, proj: Project, files: Sequence[str] | None, folder: str | None
@@ -874,7 +646,7 @@ class Handlers:
         else:
             text = "Add documents to see their summaries here."
         return (
-            _documents_rows(docs),
+            documents_rows(docs),
             gr.update(choices=[(d.name, d.id) for d in docs], value=None),
             gr.update(choices=starts, value=None),
             text,
@@ -930,8 +702,8 @@ class Handlers:
             node = tree.node(int(path[-1]))
             document = store.document(node.doc_id).name if node.doc_id else "All documents"
             children = tree.children(node)
-        choices = [(_node_label(c, i), c.id) for i, c in enumerate(children, start=1)]
-        text = _node_markdown(node, document)
+        choices = [(node_label(c, i), c.id) for i, c in enumerate(children, start=1)]
+        text = node_markdown(node, document)
         return text, gr.update(choices=choices, value=None, visible=bool(choices)), list(path)
 
     @friendly(outputs=3)
@@ -961,7 +733,7 @@ class Handlers:
         with self._chatlog(project) as chats:
             notes = chats.notes()
             answers = [
-                (_short(answer_from_json(m.answer_json).question, 90), m.id)
+                (short(answer_from_json(m.answer_json).question, 90), m.id)
                 for s in chats.sessions()
                 for m in chats.messages(s.id)
                 if m.role == "assistant" and m.answer_json
@@ -1106,7 +878,7 @@ class Handlers:
         try:
             self.ws.save_project_settings(proj, values)
         except TomesError as exc:
-            return (*_skip(7), f"⚠ Not saved: {_sentence(str(exc))}")
+            return (*_skip(7), f"⚠ Not saved: {sentence(str(exc))}")
         message = "✓ Saved. The next answer uses these settings."
         model_path = values["model.path"]
         if model_path and not Path(str(model_path)).expanduser().is_file():
@@ -1181,26 +953,3 @@ class Handlers:
             "marked": [view.text[a:b] for a, b in view.highlights],
             "has_image": view.image is not None,
         }
-
-
-def _progress_line(event: FileEvent) -> str:
-    total = max(event.total, 1)
-    filled = round(20 * event.done / total)
-    bar = "▰" * filled + "▱" * (20 - filled)
-    if event.status == "reading":
-        return f"{bar} {event.done} of {event.total} files · reading {event.name}"
-    return f"{bar} {event.done} of {event.total} files"
-
-
-def _summary_line(counts: dict[str, int]) -> str:
-    added = counts.get("added", 0) + counts.get("replaced", 0)
-    parts = [f"{added} added"]
-    for key in ("unchanged", "skipped", "failed"):
-        if counts.get(key):
-            parts.append(f"{counts[key]} {key}")
-    line = "✓ Done: " + ", ".join(parts) + "."
-    if added:
-        line += " You can ask questions now; summaries build in the background."
-    if counts.get("failed"):
-        line += " See the table for why a file failed."
-    return line

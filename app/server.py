@@ -137,7 +137,7 @@ def launch(
         )
     settings = workspace.settings if workspace is not None else Settings.load()
     if project is not None:
-        from app.handlers import UiPrefs
+        from app.prefs import UiPrefs
         from engine.projects import Projects
 
         # a wrong name fails here, listing the known ones; a right one opens first

@@ -13,7 +13,8 @@ from typing import Any
 
 import gradio as gr
 
-from app.handlers import DOC_HEADERS, SAMPLE_QUESTIONS, Handlers, chips_html, file_table_html
+from app.handlers import SAMPLE_QUESTIONS, Handlers
+from app.views import DOC_HEADERS, chips_html, file_table_html
 
 __all__ = ["MODEL_GROUP", "build"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from gradio_client import Client, handle_file
 
-from app.handlers import UiPrefs
+from app.prefs import UiPrefs
 from app.server import build_app, launch, parse_auth
 from app.ui import MODEL_GROUP
 from engine.errors import ProjectNotFound, SettingsError

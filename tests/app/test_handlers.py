@@ -11,14 +11,9 @@ import docx
 import pytest
 from PIL import Image
 
-from app.handlers import (
-    Handlers,
-    UiPrefs,
-    chips_html,
-    file_table_html,
-    source_html,
-    user_message,
-)
+from app.handlers import Handlers, user_message
+from app.prefs import UiPrefs
+from app.views import chips_html, file_table_html, source_html
 from engine.errors import ProjectNotFound
 from engine.sessions import ChatLog
 from engine.settings import Settings

@@ -171,7 +171,7 @@ def test_no_display_prints_the_url_and_ctrl_c_stops_cleanly(
 ) -> None:
     """Without --no-browser on a machine with no display: the URL, and a word about it; the
     named port and project are used; Ctrl+C (SIGINT) is a clean stop too."""
-    from app.handlers import UiPrefs
+    from app.prefs import UiPrefs
     from engine.projects import Projects
 
     Projects(tomes_home).create("Alpha")

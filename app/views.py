@@ -1,0 +1,284 @@
+"""How engine values look in the app: functions that turn them into HTML, Markdown and table
+rows for `app.handlers` to hand to the UI.
+
+Pure rendering: no I/O, no `Workspace` or store access, no Gradio. Every function takes plain
+values (a `FileEvent`, `Citation`s, an `Answer`, a `SourceView`, …) and returns text or rows,
+so it can be tested without a project on disk. Text from documents and file names is always
+HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.intake import FileEvent
+    from engine.types import Answer, Citation, DocumentInfo, SummaryNode
+    from engine.viewer import SourceView
+
+__all__ = [
+    "DOC_HEADERS",
+    "UNVERIFIED_TIP",
+    "VIEWER_EMPTY",
+    "answer_markdown",
+    "chips_html",
+    "documents_rows",
+    "event_detail",
+    "file_table_html",
+    "node_label",
+    "node_markdown",
+    "png",
+    "progress_line",
+    "sentence",
+    "short",
+    "source_html",
+    "summary_line",
+    "viewer_head",
+]
+
+DOC_HEADERS = ["Document", "Type", "Pages", "Passages", "Tokens", "Added", "Notes"]
+UNVERIFIED_TIP = "could not be matched to the source"
+
+
+# --------------------------------------------------------------------------------------- text
+def sentence(text: str) -> str:
+    """Capitalized, unless it starts with a setting's name (e.g. "model.n_ctx must be…")."""
+    text = text.strip()
+    if re.match(r"[a-z_]+\.[a-z_]+\b", text):
+        return text
+    return text[:1].upper() + text[1:] if text else text
+
+
+def short(text: str, n: int = 160) -> str:
+    """`text` on one line, cut to at most `n` characters (with "…" when cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+# ----------------------------------------------------------------------------- adding sources
+_STATUS_LABELS = {
+    "queued": "Queued",
+    "scanning": "Looking for files…",
+    "reading": "Reading…",
+    "added": "Added",
+    "replaced": "Replaced",
+    "unchanged": "Unchanged",
+    "skipped": "Skipped",
+    "failed": "Failed",
+}
+
+
+def event_detail(event: FileEvent) -> str:
+    """The detail column of a file's row: pages and passages read, or why it was skipped or
+    failed."""
+    parts: list[str] = []
+    if event.status in ("added", "replaced"):
+        if event.n_pages:
+            parts.append(f"{event.n_pages} page{'s' if event.n_pages != 1 else ''}")
+        parts.append(f"{event.n_chunks} passage{'s' if event.n_chunks != 1 else ''}")
+        if event.status == "replaced":
+            parts.append("replaced the earlier version")
+    if event.reason:
+        parts.append(sentence(event.reason))
+    return " · ".join(parts)
+
+
+def file_table_html(rows: Sequence[tuple[str, str, str]]) -> str:
+    """The per-file status table: (file name, status key, detail) rows."""
+    if not rows:
+        return (
+            '<div class="tomes-empty">Files you add appear here with their status: '
+            "read, unchanged, skipped or failed (with the reason).</div>"
+        )
+    body = "".join(
+        f'<tr><td class="name">{html.escape(name)}</td>'
+        f'<td><span class="tomes-badge {html.escape(status)}">'
+        f"{_STATUS_LABELS.get(status, status)}</span></td>"
+        f'<td class="detail">{html.escape(detail)}</td></tr>'
+        for name, status, detail in rows
+    )
+    return (
+        '<table class="tomes-files"><thead><tr><th>File</th><th>Status</th><th>Details</th>'
+        f"</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def progress_line(event: FileEvent) -> str:
+    """A text progress bar for a batch of files, naming the file being read."""
+    total = max(event.total, 1)
+    filled = round(20 * event.done / total)
+    bar = "▰" * filled + "▱" * (20 - filled)
+    if event.status == "reading":
+        return f"{bar} {event.done} of {event.total} files · reading {event.name}"
+    return f"{bar} {event.done} of {event.total} files"
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    """The line shown when a batch is done, from the count of files per final status."""
+    added = counts.get("added", 0) + counts.get("replaced", 0)
+    parts = [f"{added} added"]
+    for key in ("unchanged", "skipped", "failed"):
+        if counts.get(key):
+            parts.append(f"{counts[key]} {key}")
+    line = "✓ Done: " + ", ".join(parts) + "."
+    if added:
+        line += " You can ask questions now; summaries build in the background."
+    if counts.get("failed"):
+        line += " See the table for why a file failed."
+    return line
+
+
+# ---------------------------------------------------------------------- answers and citations
+def chips_html(citations: Sequence[Citation], *, empty: str = "") -> str:
+    """Citation chips; `data-cite` is the citation's index in the answer (the click handler
+    gets it back). Verified and unverified citations look different; an unverified one says
+    why in its tooltip."""
+    if not citations:
+        text = empty or "The sources of the selected answer appear here."
+        return f'<div class="tomes-chips tomes-chips-empty">{html.escape(text)}</div>'
+    seen: set[tuple[str, str]] = set()
+    chips = []
+    for index, cite in enumerate(citations):
+        ident = (cite.key, cite.label())
+        if ident in seen:
+            continue
+        seen.add(ident)
+        label = html.escape(cite.label() or cite.document)
+        if cite.verified:
+            tip = f"Open {cite.label()}" + (f": “{short(cite.quote)}”" if cite.quote else "")
+            cls = "tomes-chip verified"
+        else:
+            tip = UNVERIFIED_TIP
+            cls = "tomes-chip unverified"
+        chips.append(
+            f'<button type="button" class="{cls}" data-cite="{index}" '
+            f'title="{html.escape(tip, quote=True)}">'
+            f'<span class="tomes-chip-key">{html.escape(cite.key)}</span>{label}</button>'
+        )
+    return (
+        '<div class="tomes-chips"><span class="tomes-chips-label">Sources</span>'
+        + "".join(chips)
+        + "</div>"
+    )
+
+
+def answer_markdown(answer: Answer) -> str:
+    """How an answer reads in the chat: its checked text, then any notices in italics."""
+    text = answer.text.strip() or "_(no answer)_"
+    for notice in answer.notices:
+        text += f"\n\n_ⓘ {notice}_"
+    return text
+
+
+# ------------------------------------------------------------------------------ source viewer
+def _marked_lines(text: str, highlights: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """`text` split into lines as HTML, the highlighted spans wrapped in <mark>; the flag says
+    whether the line holds any highlight."""
+    out: list[tuple[str, bool]] = []
+    offset = 0
+    for line in text.splitlines(keepends=True) or [""]:
+        start, end = offset, offset + len(line.rstrip("\r\n"))
+        offset += len(line)
+        pieces: list[str] = []
+        cursor = start
+        hit = False
+        for lo, hi in sorted(highlights):
+            lo, hi = max(lo, start), min(hi, end)
+            if lo >= hi:
+                continue
+            hit = True
+            pieces.append(html.escape(text[cursor:lo]))
+            pieces.append(f"<mark>{html.escape(text[lo:hi])}</mark>")
+            cursor = hi
+        pieces.append(html.escape(text[cursor:end]))
+        out.append(("".join(pieces), hit))
+    return out
+
+
+def source_html(view: SourceView) -> str:
+    """The viewer's text: the page / paragraphs / lines with the quoted span in <mark>; code
+    and text files get line numbers."""
+    numbered = view.first_line is not None
+    rows = []
+    for i, (line, hit) in enumerate(_marked_lines(view.text, view.highlights)):
+        number = f'<span class="ln">{(view.first_line or 1) + i}</span>' if numbered else ""
+        cls = ' class="hit"' if hit else ""
+        rows.append(f'<div{cls}>{number}<span class="tx">{line or "&#8203;"}</span></div>')
+    kind = "code" if numbered else "prose"
+    if not view.text.strip():
+        rows = ['<div class="tomes-empty">This page has no text.</div>']
+    return f'<div class="tomes-source {kind}">{"".join(rows)}</div>'
+
+
+VIEWER_EMPTY = (
+    '<div class="tomes-empty">Click a source under an answer to open it here, with the quoted '
+    "words highlighted.</div>"
+)
+
+
+def viewer_head(view: SourceView, quote: str, verified: bool) -> str:
+    """The viewer's header: document, where in it, the quote, and whether it was found."""
+    where = view.title.split(" · ", 1)[-1]
+    if view.kind == "pdf" and view.page:
+        where = f"Page {view.page} of {view.n_pages or '?'}"
+    elif lines := re.fullmatch(r"L(\d+)(?:-(\d+))?", where):
+        where = f"Lines {lines[1]}–{lines[2]}" if lines[2] else f"Line {lines[1]}"
+    parts = [
+        '<div class="tomes-viewer-head">',
+        f'<div class="doc">{html.escape(view.document)}</div>',
+        f'<div class="where" data-testid="viewer-where">{html.escape(where)}</div>',
+    ]
+    if quote:
+        parts.append(f'<blockquote class="quote">“{html.escape(short(quote, 400))}”</blockquote>')
+    if quote and not verified:
+        parts.append(f'<div class="check warn">This citation {UNVERIFIED_TIP}.</div>')
+    elif quote and view.highlights:
+        parts.append('<div class="check ok">Quote found; highlighted below.</div>')
+    for note in view.notes:
+        parts.append(f'<div class="check note">{html.escape(note)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def png(data: bytes | None) -> Any:
+    """A rendered page (PNG bytes) as a PIL image for the viewer, or None without one."""
+    if not data:
+        return None
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data))
+
+
+# ----------------------------------------------------------------- documents and summary tree
+def documents_rows(docs: Sequence[DocumentInfo]) -> list[list[Any]]:
+    """The documents table's rows, in `DOC_HEADERS` order."""
+    rows = []
+    for d in docs:
+        notes = ""
+        if d.ocr_pages:
+            shown = ", ".join(map(str, d.ocr_pages[:6])) + ("…" if len(d.ocr_pages) > 6 else "")
+            notes = (
+                f"No text layer on {len(d.ocr_pages)} page(s) ({shown}): OCR them to search them"
+            )
+        added = d.added_at.replace("T", " ")[:16]
+        rows.append([d.name, d.kind.upper(), d.n_pages or "", d.n_chunks, d.n_tokens, added, notes])
+    return rows
+
+
+def node_label(node: SummaryNode, index: int) -> str:
+    """A summary-tree child as a choice: its number, where it is, and its first words."""
+    where = node.locator.label()
+    head = f"Part {index}" + (f" ({where})" if where else "")
+    return f"{head}: {short(node.text, 110)}"
+
+
+def node_markdown(node: SummaryNode, document: str) -> str:
+    """A summary-tree node as Markdown: document, level and place, then its text."""
+    where = node.locator.label()
+    level = "first-level summary of passages" if node.level == 1 else f"level {node.level} summary"
+    meta = " · ".join(p for p in (f"**{document}**", level, where) if p)
+    return f"{meta}\n\n{node.text.strip()}"
