@@ -10,7 +10,6 @@ re-reading the context.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +20,7 @@ from engine.models import ModelManager
 from engine.prompts import NOT_FOUND, answer_preamble, list_preamble, question_message
 from engine.retrieve import Retriever, classify
 from engine.settings import Settings
-from engine.types import Answer, Citation, ContextItem, Timings, Usage
-from ingest.types import Locator
+from engine.types import Answer, ContextItem, Timings, Usage
 
 __all__ = ["AnswerStream", "ask"]
 
@@ -355,27 +353,3 @@ def ask(
         model_id=backend.model_id,
         release=models.release,
     )
-
-
-def citations_from_json(data: str) -> list[Citation]:
-    """Citations saved with a message (for the UI and export)."""
-    out = []
-    for c in json.loads(data or "[]"):
-        out.append(
-            Citation(
-                key=c["key"],
-                chunk_id=c["chunk_id"],
-                document=c["document"],
-                locator=Locator(
-                    page=c.get("page"),
-                    page_end=c.get("page_end"),
-                    line_start=c.get("line_start"),
-                    line_end=c.get("line_end"),
-                    paragraph=c.get("paragraph"),
-                    paragraph_end=c.get("paragraph_end"),
-                ),
-                quote=c.get("quote", ""),
-                verified=c.get("verified", True),
-            )
-        )
-    return out

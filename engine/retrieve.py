@@ -34,8 +34,6 @@ __all__ = [
     "Retriever",
     "classify",
     "item_header",
-    "keyword_context",
-    "keyword_retriever",
     "rrf",
     "to_items",
 ]
@@ -79,26 +77,6 @@ class Retriever:
     def locate(self, item: ContextItem, start: int, end: int) -> Locator:
         """Exact locator of item.text[start:end]."""
         return item.locator
-
-
-def keyword_retriever(store: ProjectStore, *, candidates: int = 60) -> Retriever:
-    """BM25 over chunks only (the memory module adds embeddings and the summary tree)."""
-
-    class _Keyword(Retriever):
-        def __call__(
-            self,
-            question: str,
-            *,
-            budget: int,
-            count: Callable[[str], int],
-            exclude: frozenset[str],
-        ) -> Retrieval:
-            hits = [
-                (c, s) for c, s in store.search(question, limit=candidates) if c.id not in exclude
-            ]
-            return Retrieval(tuple(to_items(hits, budget, count=count)))
-
-    return _Keyword()
 
 
 # ---------------------------------------------------------------------------------- intent
@@ -253,18 +231,6 @@ def _truncate(
         else:
             hi = mid - 1
     return best
-
-
-def keyword_context(
-    store: ProjectStore,
-    question: str,
-    budget: int,
-    *,
-    count: Count | None = None,
-    candidates: int = 60,
-) -> list[ContextItem]:
-    """BM25-ranked chunks packed into `budget` tokens (the `--retrieve-only` fallback)."""
-    return to_items(store.search(question, limit=candidates), budget, count=count)
 
 
 # ---------------------------------------------------------------------------------- hybrid
