@@ -96,6 +96,18 @@ _LIST = re.compile(
 )
 
 
+# Questions about a document's identity: its title, parties, dates. They are answered at the
+# head of the document, which shares few words with them ("Agreement Date: the date of the
+# contract" vs "dated as of March 3, 2019, by and between ..."). On CUAD, placing each
+# document's first chunk second for such questions found 22 more of 453 gold clauses at a
+# 2k budget (+5 points), most of them agreement dates, effective dates and document names.
+_IDENTITY = re.compile(
+    r"\b(dates?|dated|effective|signed|sign|execut\w*|parties|party|between|names?|titled?|"
+    r"called|entered into)\b",
+    re.I,
+)
+
+
 def classify(question: str) -> str:
     """'compare' | 'global' | 'list' | 'specific' (cheap patterns; misroutes only cost recall)."""
     if _COMPARE.search(question):
@@ -343,6 +355,7 @@ class HybridRetriever(Retriever):
             chunk_hits[chunk.id] = chunk
         out: list[ContextItem] = []
         taken: set[str] = set(exclude)
+        heads = self._heads(question, ordered) if not broad else []
         for ident, score in ordered:
             kind, _, ref = ident.partition(":")
             if kind == "chunk":
@@ -360,7 +373,31 @@ class HybridRetriever(Retriever):
                 if leaf.id not in taken:
                     taken.add(leaf.id)
                     out.append(_chunk_item(leaf, score))
+        for head in heads:  # second place: the best match keeps the first
+            if head.id in exclude:
+                continue
+            at = next((i for i, item in enumerate(out) if item.chunk_id == head.id), None)
+            item = out.pop(at) if at is not None else _chunk_item(head, 0.0)
+            out.insert(min(1, len(out)), item)
         return out
+
+    def _heads(self, question: str, ordered: Sequence[tuple[str, float]]) -> list[StoredChunk]:
+        """First chunks of the documents an identity question is most likely about."""
+        if not _IDENTITY.search(question):
+            return []
+        doc_ids: list[str] = list(self.scope or [])[:2]
+        if not doc_ids:
+            prefixes = []
+            for ident, _ in ordered:
+                if ident.startswith("chunk:"):
+                    prefix = ident[6:].rsplit(":", 1)[0]
+                    if prefix not in prefixes:
+                        prefixes.append(prefix)
+                if len(prefixes) == 2:
+                    break
+            names = self.names()
+            doc_ids = [d for p in prefixes for d in names if d.startswith(p)][:2]
+        return [c for d in doc_ids for c in self.store.doc_chunks(d, 0, 0)]
 
     def overview(
         self, question: str, *, budget: int, count: Count, exclude: frozenset[str]

@@ -122,3 +122,23 @@ def test_list_every_maps_over_level1_groups(tmp_path: Path, settings: Settings) 
     assert len(lines) == len(set(lines))  # duplicates across parts merged
     assert text  # streamed as the parts were read
     store.close()
+
+
+def test_identity_questions_get_the_document_head(tmp_path: Path, settings: Settings) -> None:
+    """Dates, names and parties live at the top of a document; such questions get its first
+    chunk in second place even when it shares few words with the question."""
+    store = open_store(tmp_path)
+    head = (
+        "MASTER SUPPLY AGREEMENT dated as of March 3, 2019, by and between Alpha Corp and Beta Ltd."
+    )
+    add_pdf_like(store, "supply.pdf", [head, *pages_about(2, 8)])
+    doc = store.documents()[0].id
+    retriever = HybridRetriever(store, modes=Modes(dense=False, tree=False), scope=[doc])
+    ranked = retriever.rank("Agreement Date: the date of the supply agreement")
+    assert "March 3, 2019" in ranked[1].text
+    other = retriever.rank("Which warranty period applies to equipment?")
+    assert all("March 3, 2019" not in item.text for item in other[:2])
+    # unscoped: the head of the best-matching document
+    unscoped = HybridRetriever(store, modes=Modes(dense=False, tree=False))
+    assert "March 3, 2019" in unscoped.rank("When was the supply agreement signed?")[1].text
+    store.close()
