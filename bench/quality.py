@@ -146,6 +146,7 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
                 modes=Modes(**flags),
                 candidates=settings.retrieval.candidates,
                 rrf_k=settings.retrieval.rrf_k,
+                fusion=settings.retrieval.fusion,
                 scope=[doc_id],
                 route="specific",  # clause questions: rank once, pack at every budget
             )
@@ -435,8 +436,13 @@ def treecost(results: dict[str, Any]) -> None:
     if not pdfs:
         print("tree cost: data not found")
         return
-    sys.path.insert(0, str(ROOT / "bench"))
-    from answer import raw_rates
+    # bench/answer.py by path: putting bench/ on sys.path would let bench/ingest.py shadow
+    # the ingest package
+    spec = importlib.util.spec_from_file_location("bench_answer", ROOT / "bench" / "answer.py")
+    assert spec and spec.loader
+    bench_answer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_answer)
+    raw_rates = bench_answer.raw_rates
 
     from engine.backends import model_identity
     from engine.memory import ModelSummarizer, build_tree

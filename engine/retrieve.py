@@ -129,6 +129,21 @@ def rrf(rankings: Sequence[Sequence[str]], *, k: int = 60) -> dict[str, float]:
     return scores
 
 
+def score_fusion(rankings: Sequence[Sequence[tuple[str, float]]]) -> dict[str, float]:
+    """Sum of each list's scores scaled to 0..1 (min-max): unlike rank fusion it keeps how
+    far ahead a list's best item is, e.g. the one chunk holding a rare name."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        if not ranking:
+            continue
+        scores = [s for _, s in ranking]
+        lo, hi = min(scores), max(scores)
+        span = hi - lo or 1.0
+        for ident, score in ranking:
+            fused[ident] = fused.get(ident, 0.0) + (score - lo) / span
+    return fused
+
+
 class DenseSearch(Protocol):
     """Nearest neighbours of a question among embedded chunks and nodes."""
 
@@ -270,10 +285,12 @@ class HybridRetriever(Retriever):
         scope: Sequence[str] | None = None,
         lexical: LexicalIndex | None = None,
         route: str | None = None,
+        fusion: str = "score",
     ) -> None:
         self.store = store
         self.lexical = lexical
         self.route = route  # None: decided per question by `classify`
+        self.fusion = fusion  # "rrf" (ranks) | "score" (min-max normalized scores, summed)
         self.scope = list(scope) if scope is not None else None  # document ids, or all
         self.dense = dense if modes.dense else None
         self.modes = modes
@@ -323,7 +340,7 @@ class HybridRetriever(Retriever):
     ) -> list[ContextItem]:
         """Candidate chunks (and expanded nodes), best first, before packing."""
         n = self.candidates * (3 if broad else 1)
-        rankings: list[list[str]] = []
+        rankings: list[list[tuple[str, float]]] = []
         chunk_hits: dict[str, StoredChunk] = {}
         if self.modes.bm25:
             ranked = None
@@ -331,20 +348,27 @@ class HybridRetriever(Retriever):
                 ranked = self.lexical.search(question, k=n, doc_ids=self.scope)
             if ranked is not None:  # stemmed and exact-word BM25 (engine/lexical.py)
                 for hits_ in ranked.values():
-                    rankings.append([f"chunk:{cid}" for cid, _ in hits_])
+                    rankings.append([(f"chunk:{cid}", score) for cid, score in hits_])
             else:  # not built yet: FTS5 answers from the moment ingest ends
                 hits = self.store.search(question, limit=n, doc_ids=self.scope)
                 chunk_hits.update((c.id, c) for c, _ in hits)
-                rankings.append([f"chunk:{c.id}" for c, _ in hits])
+                rankings.append([(f"chunk:{c.id}", score) for c, score in hits])
             if self.modes.tree:
                 nodes = self.tree.search(question, limit=n // 3, doc_ids=self.scope)
-                rankings.append([f"node:{node.id}" for node, _ in nodes])
+                rankings.append([(f"node:{node.id}", score) for node, score in nodes])
         if self.dense is not None:
             dense = self.dense.search(question, k=n, doc_ids=self.scope)
             rankings.append(
-                [f"{kind}:{ref}" for kind, ref, _ in dense if kind == "chunk" or self.modes.tree]
+                [
+                    (f"{kind}:{ref}", cos)
+                    for kind, ref, cos in dense
+                    if kind == "chunk" or self.modes.tree
+                ]
             )
-        fused = rrf(rankings, k=self.rrf_k)
+        if self.fusion == "score":
+            fused = score_fusion(rankings)
+        else:
+            fused = rrf([[ident for ident, _ in r] for r in rankings], k=self.rrf_k)
         ordered = sorted(fused.items(), key=lambda kv: -kv[1])
         missing = [
             ident[6:]

@@ -77,6 +77,12 @@ class RetrievalSettings:
     budget: int = _f(2048, "Context budget in tokens for an answer.", min=128, max=1_000_000)
     embeddings: bool = _f(True, "Use dense embeddings next to keyword (BM25) search.")
     candidates: int = _f(60, "Candidates taken from each retriever before fusion.", min=5, max=2000)
+    fusion: str = _f(
+        "score",
+        "How keyword and dense rankings are combined: 'score' (normalized scores, keeps a rare "
+        "name's lead) or 'rrf' (reciprocal ranks).",
+        choices=("score", "rrf"),
+    )
     list_groups: int = _f(
         4, "For 'list every …' questions: parts of the corpus read one by one.", min=1, max=64
     )

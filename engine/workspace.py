@@ -273,6 +273,7 @@ class Workspace:
             modes=Modes(dense=dense is not None),
             candidates=settings.retrieval.candidates,
             rrf_k=settings.retrieval.rrf_k,
+            fusion=settings.retrieval.fusion,
             notices=notices,
             scope=scope,
         )

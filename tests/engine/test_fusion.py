@@ -1,0 +1,24 @@
+"""Fusing keyword and dense rankings."""
+
+from __future__ import annotations
+
+from engine.retrieve import rrf, score_fusion
+
+
+def test_score_fusion_keeps_a_decisive_lead_that_rank_fusion_loses() -> None:
+    # Keyword search: one chunk holds the rare name asked for, far ahead of the rest.
+    keyword = [("needle", 25.0), ("other-needle", 6.0), ("essay", 5.5)]
+    exact = [("needle", 20.0), ("other-needle", 6.5), ("essay", 5.0)]
+    # Dense search: every needle sentence looks alike, so the one asked for sits far down
+    # (as in the 128k-token needle benchmark, where RRF lost it).
+    lookalikes = [(f"needle-{i}", 0.70 - i / 1000) for i in range(9)]
+    dense = [("other-needle", 0.71), *lookalikes, ("needle", 0.68)]
+    by_rank = rrf([[i for i, _ in r] for r in (keyword, exact, dense)], k=20)
+    by_score = score_fusion([keyword, exact, dense])
+    assert max(by_rank, key=by_rank.__getitem__) == "other-needle"
+    assert max(by_score, key=by_score.__getitem__) == "needle"
+
+
+def test_score_fusion_handles_flat_and_empty_lists() -> None:
+    fused = score_fusion([[], [("a", 1.0), ("b", 1.0)]])
+    assert fused == {"a": 0.0, "b": 0.0}
