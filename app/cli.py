@@ -171,6 +171,9 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
             if event.reason:
                 line += f": {event.reason}"
             click.echo(line, err=event.failed)
+        if counts.get("added", 0) + counts.get("replaced", 0):
+            for step in workspace.build_keywords(proj):
+                status.show(f"{_bar(step.done, step.total)} keyword index")
     finally:
         status.clear()
         workspace.close()

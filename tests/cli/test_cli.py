@@ -157,3 +157,27 @@ def test_every_command_and_option_has_help() -> None:
                 walk(sub, f"{path} {name}")
 
     walk(cli, "tomes")
+
+
+def test_ingest_builds_the_keyword_index_so_exact_words_rank_first(tmp_path: Path) -> None:
+    # FTS5's porter stemmer files "governing" and "government" under one stem; the keyword
+    # index also matches exact words, and ingest builds it so the first ask already uses it.
+    folder = tmp_path / "in"
+    make_pdf(
+        folder / "terms.pdf",
+        [
+            LONG + " Government officials and government contractors obey government law.",
+            LONG + " Governing law: the laws of Ohio.",
+            LONG,
+            LONG,
+            LONG,
+        ],
+    )
+    code, _, _ = run("ingest", str(folder / "terms.pdf"), "--project", "Terms")
+    assert code == 0
+    code, out, _ = run(
+        "ask", "governing law", "--project", "Terms", "--retrieve-only", "--json", "--budget", "200"
+    )
+    assert code == 0
+    first = json.loads(out)["context"][0]
+    assert first["page"] == 2, first
