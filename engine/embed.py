@@ -224,7 +224,31 @@ def _bins(ids: Sequence[Sequence[int]], max_tokens: int, parts: int) -> list[lis
     return [b for b in bins if b]
 
 
-class NumpyMiniLM:
+class _MiniLM:
+    """What both MiniLM implementations share: the model id, its shape and the WordPiece
+    windows (one tokenizer, so both cut a text into the same windows)."""
+
+    _dim: int
+    _max_tokens: int
+    _pieces: _WordPieces
+
+    @property
+    def model_id(self) -> str:
+        return MODEL_ID
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def windows(self, text: str, *, limit: int) -> list[tuple[str, int]]:
+        return self._pieces.windows(text, limit=limit)
+
+
+class NumpyMiniLM(_MiniLM):
     """all-MiniLM-L6-v2 as a pure numpy forward pass (no torch): same vectors as
     `TorchMiniLM` (cosine ≥ 0.9999), loads in ~0.1 s. Safe to share between threads."""
 
@@ -261,18 +285,6 @@ class NumpyMiniLM:
         self._blas = _blas_controller()
         self._lock = threading.Lock()
 
-    @property
-    def model_id(self) -> str:
-        return MODEL_ID
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
-
     def embed(self, texts: Sequence[str]) -> F32:
         """Vectors for `texts` (see `Embedder.embed`).
 
@@ -302,11 +314,8 @@ class NumpyMiniLM:
                         out[batch] = pooled
         return _normalize(out)
 
-    def windows(self, text: str, *, limit: int) -> list[tuple[str, int]]:
-        return self._pieces.windows(text, limit=limit)
 
-
-class TorchMiniLM:
+class TorchMiniLM(_MiniLM):
     """all-MiniLM-L6-v2 through sentence-transformers on torch (`load_model(device=...)`).
 
     A lock serializes `embed`: one torch model is not used from two threads at once."""
@@ -339,18 +348,6 @@ class TorchMiniLM:
         self._batch_size = batch_size
         self._lock = threading.Lock()
 
-    @property
-    def model_id(self) -> str:
-        return MODEL_ID
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
-
     def embed(self, texts: Sequence[str]) -> F32:
         if not texts:
             return np.empty((0, self._dim), dtype=np.float32)
@@ -363,9 +360,6 @@ class TorchMiniLM:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
-
-    def windows(self, text: str, *, limit: int) -> list[tuple[str, int]]:
-        return self._pieces.windows(text, limit=limit)
 
 
 def load_embedder(*, prefer: str = "auto") -> Embedder:
