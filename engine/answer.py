@@ -13,12 +13,14 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from engine.backends import Backend, ChatMessage, GenerationParams, TokenStream
 from engine.citations import KEY_RE, resolve_citations
+from engine.lexical import analyze
 from engine.models import ModelManager
 from engine.prompts import NOT_FOUND, answer_preamble, list_preamble, question_message
-from engine.retrieve import Retriever, classify
+from engine.retrieve import Retrieval, Retriever, classify
 from engine.settings import Settings
 from engine.types import Answer, ContextItem, Timings, Usage
 
@@ -133,6 +135,33 @@ def _rekey(items: Sequence[ContextItem], start: int) -> tuple[ContextItem, ...]:
     return tuple(dataclasses.replace(it, key=f"c{start + i}") for i, it in enumerate(items))
 
 
+# Words a follow-up uses to point back or to ask, which say nothing about what to look up.
+_FOLLOWUP_FILLER = frozenset(
+    "what which who whom whose when where why how does did do can could would should shall "
+    "may might must about also more again other else please explain tell say said mean means "
+    "meant its them those he she you your me my our we us i so then than just only exactly "
+    "simpler simply words short shorter detail details summarize summary list quote quotes "
+    "cite source sources answer previous above earlier first second last one".split()
+)
+
+
+def _asks_about_new_things(question: str, earlier: Sequence[ContextItem]) -> bool:
+    """Whether a follow-up names something (a stemmed content word) that none of the thread's
+    sources mention, and so needs new sources; "explain that more simply" does not."""
+    wanted = {t for t in analyze(question)[0] if t not in _filler_stems()}
+    if not wanted:
+        return False
+    seen: set[str] = set()
+    for item in earlier:
+        seen.update(analyze(item.text)[0])
+    return not wanted <= seen
+
+
+@cache
+def _filler_stems() -> frozenset[str]:
+    return frozenset(analyze(" ".join(sorted(_FOLLOWUP_FILLER)))[0])
+
+
 def _plan(
     question: str,
     history: Sequence[Answer],
@@ -155,10 +184,13 @@ def _plan(
         window_left = backend.context_window - settings.model.max_answer_tokens - used - 64
         room = min(budget, window_left - count(question))
         if room >= min(512, budget // 4):
-            query = f"{thread[-1].question}\n{question}"
-            found = retriever(
-                query, budget=room, count=count, exclude=frozenset(i.chunk_id for i in earlier)
-            )
+            if _asks_about_new_things(question, earlier):
+                query = f"{thread[-1].question}\n{question}"
+                found = retriever(
+                    query, budget=room, count=count, exclude=frozenset(i.chunk_id for i in earlier)
+                )
+            else:  # over the same sources: nothing new to read, the answer starts at once
+                found = Retrieval(())
             new = _rekey(found.items, len(earlier) + 1)
             messages = answer_preamble()
             for i, a in enumerate(thread):

@@ -117,13 +117,38 @@ def test_followup_repeats_earlier_turn_and_adds_only_new_sources(settings: Setti
     retriever = ListRetriever(ITEMS)
     first = ask("rent per month?", retriever=retriever, models=models, settings=settings).result()
     second = ask(
-        "and the deposit?", retriever=retriever, models=models, settings=settings, history=[first]
+        "and the parking fees?",
+        retriever=retriever,
+        models=models,
+        settings=settings,
+        history=[first],
     ).result()
     assert second.followup
     # the follow-up never re-retrieves what the model already saw
     assert retriever.calls[-1][2] == frozenset(i.chunk_id for i in first.context)
     assert "rent per month?" in retriever.calls[-1][0]  # the thread's last question helps retrieval
     assert {i.key for i in second.context} >= {i.key for i in first.context}
+
+
+@pytest.mark.parametrize(
+    "question", ["and the deposit?", "Can you explain that more simply?", "Quote it exactly."]
+)
+def test_followup_over_the_same_sources_reads_nothing_new(
+    settings: Settings, question: str
+) -> None:
+    # Every content word is already in the thread's sources: no retrieval, no new sources,
+    # so the whole prompt is the cached prefix plus the question (TTFT well under a second).
+    models = ModelManager()
+    retriever = ListRetriever(ITEMS)
+    first = ask("rent per month?", retriever=retriever, models=models, settings=settings).result()
+    calls = len(retriever.calls)
+    second = ask(
+        question, retriever=retriever, models=models, settings=settings, history=[first]
+    ).result()
+    assert second.followup
+    assert len(retriever.calls) == calls
+    assert second.new_keys == () or set(second.new_keys) <= {i.key for i in first.context}
+    assert [i.chunk_id for i in second.context] == [i.chunk_id for i in first.context]
 
 
 def test_closing_a_stream_releases_the_model(settings: Settings) -> None:
