@@ -50,7 +50,8 @@ __all__ = [
     "tree_status",
 ]
 
-PROMPT_VERSION = "p1"
+# p2: summaries stop at the first sign of a repetition loop (see `clip_loop`).
+PROMPT_VERSION = "p2"
 
 
 # ---------------------------------------------------------------------------------- plan
@@ -219,6 +220,25 @@ _STOPWORDS = frozenset(
 )
 
 
+_MIN_TERMS = 4  # distinct content words a sentence needs to be a summary candidate
+
+
+def _content_terms(sentence: str) -> set[str]:
+    return {w for w in _TERM.findall(sentence.lower()) if w not in _STOPWORDS}
+
+
+# A span of 8-80 characters said three more times in a row: a small model's decoding loop.
+_LOOP = re.compile(r"(\S.{7,79}?)(?:\W*\1){3,}", re.DOTALL)
+
+
+def clip_loop(text: str) -> str | None:
+    """`text` cut after the first pass of a repetition loop, or None if it has no loop."""
+    m = _LOOP.search(text)
+    if m is None:
+        return None
+    return (text[: m.start()] + m.group(1)).rstrip(" ,;:")
+
+
 def _sentences(text: str) -> list[str]:
     out = []
     for m in _SENT.finditer(text):
@@ -235,7 +255,7 @@ class ExtractiveSummarizer:
 
     def __init__(self, settings: Settings) -> None:
         self.target = settings.memory.summary_tokens
-        self._made_by = f"extractive-v1|{settings.hash('memory')}"
+        self._made_by = f"extractive-v2|{settings.hash('memory')}"
         self._tok = cl100k()
 
     def made_by(self, level: int) -> str:
@@ -245,6 +265,12 @@ class ExtractiveSummarizer:
         sentences = [s for t in texts for s in _sentences(t)]
         if not sentences:
             return " ".join(" ".join(texts).split())[: self.target * 4]
+        # Fragments ("OK, we'll now go to Mr.", a heading) say little, yet a one-word
+        # vector matches its kind perfectly and would win on centrality: leave them out while
+        # enough sentences with content remain.
+        full = [s for s in sentences if len(_content_terms(s)) >= _MIN_TERMS]
+        if len(full) >= 3:
+            sentences = full
         bags = [
             Counter(w for w in _TERM.findall(s.lower()) if w not in _STOPWORDS) for s in sentences
         ]
@@ -252,7 +278,9 @@ class ExtractiveSummarizer:
         for bag in bags:
             df.update(bag.keys())
         n = len(sentences)
-        idf = {w: math.log((1 + n) / (1 + c)) + 1.0 for w, c in df.items()}
+        # LexRank's idf, unsmoothed: a word in every sentence (a speaker's name in a
+        # transcript, "Agreement" in a contract) links everything and so says nothing.
+        idf = {w: math.log(n / c) for w, c in df.items()}
         vecs = []
         for bag in bags:
             v = {w: tf * idf[w] for w, tf in bag.items()}
@@ -362,15 +390,20 @@ class ModelSummarizer:
             stream = backend.stream(messages, params)
             parts: list[str] = []
             try:
-                for piece in stream:
+                for i, piece in enumerate(stream, 1):
                     parts.append(piece)
                     if self.models.questions_waiting:
                         return None
+                    if i % 16 == 0 and (clipped := clip_loop("".join(parts))) is not None:
+                        # Greedy decoding fell into a loop: it would only repeat itself to
+                        # max_tokens. Keep the text before it and free the model.
+                        return clipped
             finally:
                 stream.close()
                 self.model_tokens_read += stream.prompt_tokens
                 self.model_tokens_written += stream.completion_tokens
-        return "".join(parts)
+        text = "".join(parts)
+        return clip_loop(text) or text
 
 
 # ---------------------------------------------------------------------------------- build

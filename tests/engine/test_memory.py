@@ -14,6 +14,7 @@ from engine.memory import (
     ModelSummarizer,
     TreeReader,
     build_tree,
+    clip_loop,
     plan_tree,
     tree_status,
 )
@@ -140,6 +141,49 @@ def test_extractive_summary_is_verbatim_central_sentences(settings: Settings) ->
     for sentence in summary.split(". "):
         assert sentence.strip(". ") in " ".join(texts)
     assert "term" in summary.lower()
+
+
+def test_extractive_summary_skips_fragments_and_words_every_sentence_shares(
+    settings: Settings,
+) -> None:
+    # A transcript: every turn names the chair, and procedural fragments are frequent. The
+    # summary should be the turns with content, not the chatter that links them all.
+    turns = [
+        "The Chair: We will now go to Mr. Smith.",
+        "The Chair: Thank you, we go on.",
+        "The Chair: The committee approved the budget of 40 million dollars for rural clinics.",
+        "The Chair: We now go to Ms. Lee.",
+        "The Chair: The rural clinics budget covers nurses, vaccines and mobile clinics.",
+        "The Chair: OK, now we go to Mr. Tan.",
+        "The Chair: Nurses in rural clinics will be hired from the budget next spring.",
+    ]
+    ex = ExtractiveSummarizer(settings.with_overrides({"memory.summary_tokens": 40}))
+    summary = ex.summarize(1, "meeting.txt", "L1-7", ["\n".join(turns)])
+    assert "budget" in summary and "clinics" in summary
+    assert "go to" not in summary and "we go on" not in summary
+
+
+def test_clip_loop_cuts_a_decoding_loop_and_leaves_prose_alone() -> None:
+    looped = "The parties agree on the price, " + "the one you sent " * 4 + "the one"
+    assert clip_loop(looped) == "The parties agree on the price, the one you sent"
+    prose = "The fee is 100 euros. The fee is due in May. The term is two years. Notice: 30 days."
+    assert clip_loop(prose) is None
+    assert clip_loop("Yes. Yes. Yes. Yes. Yes.") is None  # too short to be a loop of a summary
+
+
+def test_a_looping_model_summary_is_cut_short(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.backends import BACKENDS
+    from engine.backends.fake import FakeBackend
+
+    loop = "The supplier ships monthly. " + "and the buyer pays and the buyer pays " * 30
+    monkeypatch.setitem(BACKENDS, "fake", lambda s: FakeBackend(script=loop))
+    abstractive = settings.with_overrides({"memory.mode": "abstractive"})
+    ms = ModelSummarizer(abstractive, ModelManager(), "fake:quote-best-match")
+    text = ms.summarize(1, "a.pdf", "p. 1", ["The supplier ships monthly and the buyer pays."])
+    assert text == "The supplier ships monthly. and the buyer pays"
+    assert ms.model_tokens_written < 60  # generation stopped once the loop showed
 
 
 def test_a_question_does_not_wait_behind_a_summary(
