@@ -195,16 +195,23 @@ def _plan(
             messages = answer_preamble()
             for i, a in enumerate(thread):
                 shown = [it for it in a.context if it.key in a.new_keys]
-                messages.append(
-                    ChatMessage("user", question_message(shown, a.question, more=i > 0))
-                )
+                turn = question_message(shown, a.question, more=i > 0, summary=_summary(a.question))
+                messages.append(ChatMessage("user", turn))
                 messages.append(ChatMessage("assistant", a.raw_text))
-            messages.append(ChatMessage("user", question_message(new, question, more=True)))
+            turn = question_message(new, question, more=True, summary=_summary(question))
+            messages.append(ChatMessage("user", turn))
             return _Plan(messages, (*earlier, *new), new, True, found.notices)
     found = retriever(question, budget=budget, count=count, exclude=frozenset())
     items = _rekey(found.items, 1)
-    messages = [*answer_preamble(), ChatMessage("user", question_message(items, question))]
+    turn = question_message(items, question, summary=_summary(question))
+    messages = [*answer_preamble(), ChatMessage("user", turn)]
     return _Plan(messages, items, items, False, found.notices)
+
+
+def _summary(question: str) -> bool:
+    """Whether a question asks for a summary or overview (answered as cited prose). From the
+    question's words alone, so replaying a thread rebuilds each turn token for token."""
+    return classify(question) == "global"
 
 
 class AnswerStream:

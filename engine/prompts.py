@@ -84,9 +84,21 @@ def format_sources(items: Sequence[ContextItem]) -> str:
     return "\n\n".join(parts)
 
 
-def question_message(items: Sequence[ContextItem], question: str, *, more: bool = False) -> str:
-    """The user turn: sources (or additional sources for a follow-up), then the question."""
+# For summaries and overviews: the system prompt's "quote exact words" makes a small model
+# string quotes together; a summary reads better as prose, each sentence still cited.
+SUMMARY_STYLE = (
+    "Answer in 4 to 8 plain sentences that cover the main topics, decisions and conclusions "
+    "in order. End each sentence with the key of its source in square brackets."
+)
+
+
+def question_message(
+    items: Sequence[ContextItem], question: str, *, more: bool = False, summary: bool = False
+) -> str:
+    """The user turn: sources (or additional sources for a follow-up), then the question
+    (with `SUMMARY_STYLE` for whole-document questions)."""
+    asked = f"Question: {question}" + (f"\n{SUMMARY_STYLE}" if summary else "")
     if not items:
-        return f"Question: {question}"
+        return asked
     head = "More sources:" if more else "Sources:"
-    return f"{head}\n\n{format_sources(items)}\n\nQuestion: {question}"
+    return f"{head}\n\n{format_sources(items)}\n\n{asked}"

@@ -195,3 +195,25 @@ def test_priority_lock_prefers_interactive() -> None:
     tb.join(2)
     tq.join(2)
     assert order == ["question", "background"]
+
+
+def test_summary_questions_ask_for_cited_prose_and_replay_exactly(settings: Settings) -> None:
+    from engine.answer import _plan
+    from engine.prompts import SUMMARY_STYLE
+
+    backend = FakeBackend()
+    models = ModelManager()
+    summary = _plan("Summarize the whole lease.", [], ListRetriever(ITEMS), backend, settings)
+    assert summary.messages[-1].content.endswith(SUMMARY_STYLE)
+    specific = _plan("When is the rent due?", [], ListRetriever(ITEMS), backend, settings)
+    assert SUMMARY_STYLE not in specific.messages[-1].content
+    # a follow-up rebuilds the summary turn token for token (the KV cache stays valid)
+    first = ask(
+        "Summarize the whole lease.",
+        retriever=ListRetriever(ITEMS),
+        models=models,
+        settings=settings,
+    ).result()
+    follow = _plan("and the deposit?", [first], ListRetriever(ITEMS), backend, settings)
+    assert follow.messages[len(summary.messages) - 1] == summary.messages[-1]
+    assert SUMMARY_STYLE not in follow.messages[-1].content
