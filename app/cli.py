@@ -403,20 +403,18 @@ def settings_cmd(project: str | None, as_json: bool) -> None:
         finally:
             workspace.close()
     values = settings.to_dict()
+    if values.get("model.api_key"):
+        values["model.api_key"] = "***"  # never echo a secret
     rows = [
         {"setting": key, "value": values[key], "default": default, "env": env, "help": text}
         for key, env, default, text in Settings.describe()
     ]
     if as_json:
-        for row in rows:
-            if row["setting"] == "model.api_key" and row["value"]:
-                row["value"] = "***"
         click.echo(json.dumps({"home": str(settings.home), "settings": rows}, indent=2))
         return
     click.echo(f"TOMES_HOME = {settings.home}")
     for row in rows:
-        value = "***" if row["setting"] == "model.api_key" and row["value"] else row["value"]
-        click.secho(f"{row['setting']} = {value!r}", bold=True, nl=False)
+        click.secho(f"{row['setting']} = {row['value']!r}", bold=True, nl=False)
         click.echo(f"   [{row['env']}]  {row['help']}")
 
 

@@ -44,13 +44,18 @@ _EXAMPLE_QUESTION = "How much is the fee and when is it paid?"
 _EXAMPLE_ANSWER = 'The annual fee is "100 euros" [c1], "payable in January" [c1].'
 
 
+def _preamble(system: str, question: str, answer: str) -> list[ChatMessage]:
+    """System instructions plus one worked example over the example sources."""
+    return [
+        ChatMessage("system", system),
+        ChatMessage("user", f"Sources:\n\n{_EXAMPLE_SOURCES}\n\nQuestion: {question}"),
+        ChatMessage("assistant", answer),
+    ]
+
+
 def answer_preamble() -> list[ChatMessage]:
     """System instructions plus one worked example (a fixed prefix, cached by the model)."""
-    return [
-        ChatMessage("system", ANSWER_SYSTEM),
-        ChatMessage("user", f"Sources:\n\n{_EXAMPLE_SOURCES}\n\nQuestion: {_EXAMPLE_QUESTION}"),
-        ChatMessage("assistant", _EXAMPLE_ANSWER),
-    ]
+    return _preamble(ANSWER_SYSTEM, _EXAMPLE_QUESTION, _EXAMPLE_ANSWER)
 
 
 LIST_SYSTEM = (
@@ -66,11 +71,7 @@ _LIST_ANSWER = '- an annual fee of "100 euros" [c1]'
 
 def list_preamble() -> list[ChatMessage]:
     """Instructions and one worked example for "list every …" questions (map step)."""
-    return [
-        ChatMessage("system", LIST_SYSTEM),
-        ChatMessage("user", f"Sources:\n\n{_EXAMPLE_SOURCES}\n\nQuestion: {_LIST_QUESTION}"),
-        ChatMessage("assistant", _LIST_ANSWER),
-    ]
+    return _preamble(LIST_SYSTEM, _LIST_QUESTION, _LIST_ANSWER)
 
 
 def format_sources(items: Sequence[ContextItem]) -> str:

@@ -199,12 +199,16 @@ class Workspace:
 
         Seconds even for thousands of chunks, and it ranks far better than the FTS5
         fallback (which stems "governing" and "government" alike), so ingest runs it."""
-        cancel = cancel or threading.Event()
         with project.open() as store:
-            lexical = self.lexical(project.folder)
-            if not lexical.is_current(store):
-                for done, total in lexical.build(store, cancel=cancel):
-                    yield IndexProgress("keywords", done, total)
+            yield from self._keyword_steps(store, cancel or threading.Event())
+
+    def _keyword_steps(
+        self, store: ProjectStore, cancel: threading.Event
+    ) -> Iterator[IndexProgress]:
+        lexical = self.lexical(store.path.parent)
+        if not lexical.is_current(store):
+            for done, total in lexical.build(store, cancel=cancel):
+                yield IndexProgress("keywords", done, total)
 
     def _index_steps(
         self, project: Project, cancel: threading.Event, *, tree: bool | None = None
@@ -213,10 +217,7 @@ class Workspace:
         if tree is None:  # background runs follow the setting; `tomes index` always builds
             tree = settings.memory.auto_build
         with project.open() as store:
-            lexical = self.lexical(project.folder)
-            if not lexical.is_current(store):  # seconds, and it improves every answer
-                for done, total in lexical.build(store, cancel=cancel):
-                    yield IndexProgress("keywords", done, total)
+            yield from self._keyword_steps(store, cancel)  # seconds; improves every answer
             if settings.retrieval.embeddings:
                 embedder = self.embedder()
                 if embedder is not None:
