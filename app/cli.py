@@ -109,7 +109,7 @@ def cli() -> None:
 @_friendly
 def projects_cmd(as_json: bool) -> None:
     """List projects with their document and chunk counts."""
-    from engine.projects import Projects
+    from engine.store.projects import Projects
 
     settings = _settings()
     rows = []
@@ -328,7 +328,7 @@ def ask_cmd(
 def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
     """Build or extend the project's embeddings and summary tree (resumable: stop it any
     time with Ctrl-C and run it again to continue where it stopped)."""
-    from engine.indexer import PHASES
+    from engine.index.indexer import PHASES
     from engine.workspace import Workspace
 
     workspace = Workspace(_settings(**_model_overrides(**model)))
@@ -373,9 +373,9 @@ def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
 @_friendly
 def export_cmd(project: str, fmt: str, out: Path, answers: tuple[int, ...]) -> None:
     """Export the project's notes (and chosen answers) with their citations."""
-    from engine.export import collect, write_report
-    from engine.projects import Projects
-    from engine.sessions import ChatLog
+    from engine.review.export import collect, write_report
+    from engine.store.chats import ChatLog
+    from engine.store.projects import Projects
 
     settings = _settings()
     proj = Projects(settings.home).get(project)

@@ -138,7 +138,7 @@ def launch(
     settings = workspace.settings if workspace is not None else Settings.load()
     if project is not None:
         from app.prefs import UiPrefs
-        from engine.projects import Projects
+        from engine.store.projects import Projects
 
         # a wrong name fails here, listing the known ones; a right one opens first
         UiPrefs(settings.home).remember(Projects(settings.home).get(project).name)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.intake import FileEvent
+    from engine.review.viewer import SourceView
     from engine.types import Answer, Citation, DocumentInfo, SummaryNode
-    from engine.viewer import SourceView
 
 __all__ = [
     "DOC_HEADERS",

@@ -52,7 +52,7 @@ def _cold(workspace: object) -> None:
 
 def raw_rates(workspace: object, settings: object) -> tuple[float, float]:
     """(prompt tokens/s, generated tokens/s) measured on the bare model."""
-    from engine.backends import ChatMessage, GenerationParams
+    from engine.llm.backends import ChatMessage, GenerationParams
 
     with workspace.models.use(settings) as backend:  # type: ignore[attr-defined]
         text = " ".join(
@@ -82,8 +82,8 @@ def bare_ttft(workspace: object, settings: object, question: str, context: objec
     """The bare model's time to first token on the very prompt `ask` sent, from cold: what
     `ask` costs beyond reading its prompt is its TTFT minus this. (A single pp rate
     under-predicts long prompts, whose attention costs more per token.)"""
-    from engine.backends import ChatMessage, GenerationParams
-    from engine.prompts import answer_preamble, question_message
+    from engine.llm.backends import ChatMessage, GenerationParams
+    from engine.llm.prompts import answer_preamble, question_message
 
     msgs = [*answer_preamble(), ChatMessage("user", question_message(context, question))]
     with workspace.models.use(settings) as backend:  # type: ignore[attr-defined]
@@ -104,7 +104,7 @@ def corpus_files(tmp: Path) -> tuple[list[Path], str]:
     if cuad:
         return cuad, f"CUAD, {len(cuad)} contracts ({BENCH})"
     print("data not found: ../shared/bench/cuad is missing; using generated contracts")
-    from tests.fixtures import make_pdf
+    from tests.support.fixtures import make_pdf
 
     files = []
     for d in range(5):
@@ -173,7 +173,7 @@ def main() -> int:
             )
         # Follow-up in the same thread: the earlier turn is replayed token for token.
         log_project = project
-        from engine.sessions import ChatLog
+        from engine.store.chats import ChatLog
 
         with log_project.open() as store:
             session = ChatLog(store).create_session("bench")

@@ -95,7 +95,9 @@ def worker_model(kind: str, chunks_file: str, repeat: int, vectors_out: str) -> 
 
     chunks = json.loads(Path(chunks_file).read_text())
     t0 = time.perf_counter()
-    from engine.embed import NumpyMiniLM, TorchMiniLM, embed_texts
+    from engine.index.embed import embed_texts
+    from engine.index.embed.minilm_numpy import NumpyMiniLM
+    from engine.index.embed.minilm_torch import TorchMiniLM
 
     emb = TorchMiniLM() if kind == "torch" else NumpyMiniLM()
     load_s = time.perf_counter() - t0
@@ -129,7 +131,9 @@ def worker_model(kind: str, chunks_file: str, repeat: int, vectors_out: str) -> 
 def worker_pending(chunks_file: str, home: str) -> dict[str, object]:
     """embed_pending end to end (numpy, windows=2) into a real store: SQLite reads, writes."""
     sys.path.insert(0, str(ROOT))
-    from engine.embed import NumpyMiniLM, embed_pending, embed_texts
+    from engine.index.embed import embed_texts
+    from engine.index.embed.minilm_numpy import NumpyMiniLM
+    from engine.index.embed.pending import embed_pending
     from engine.store import ProjectStore
     from ingest.types import Block, BlockKind, Chunk, DocKind, Document, Locator
 
@@ -166,7 +170,7 @@ def worker_index(home: str, n: int) -> dict[str, object]:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from engine.embed import VectorIndex
+    from engine.index.embed.vector_index import VectorIndex
     from engine.store import ProjectStore
 
     rng = np.random.default_rng(0)

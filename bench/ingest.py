@@ -39,8 +39,8 @@ def worker_tomes(home: str, paths: list[str]) -> dict[str, object]:
     os.environ["TOMES_HOME"] = home
     sys.path.insert(0, str(ROOT))
     from engine.intake import ingest_paths
-    from engine.projects import Projects
     from engine.settings import Settings
+    from engine.store.projects import Projects
 
     t0 = time.perf_counter()
     settings = Settings.load()
@@ -159,7 +159,7 @@ def main(skip_codebase: bool) -> int:
 
     # Memory flat in document size: a tiny PDF vs the 2,415-page one, fresh processes.
     sys.path.insert(0, str(ROOT))
-    from tests.fixtures import make_pdf
+    from tests.support.fixtures import make_pdf
 
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "small.pdf"

@@ -117,7 +117,8 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
     list(ws.ingest(project, pdfs, background_index=False))
     index_s = _index(ws, project, tree=tree)
     modes = MODES if tree else {m: f for m, f in MODES.items() if not f["tree"]}
-    from engine.retrieve import HybridRetriever, Modes, pack
+    from engine.qa.packing import pack
+    from engine.qa.retrieve import HybridRetriever, Modes
 
     settings = ws.settings_for(project)
     store = project.open()
@@ -319,7 +320,8 @@ class _Leading:
         self.store, self.doc_id = store, doc_id
 
     def __call__(self, question: str, *, budget: int, count: Any, exclude: Any) -> Any:
-        from engine.retrieve import Retrieval, pack, to_items
+        from engine.qa.packing import pack, to_items
+        from engine.qa.retrieve import Retrieval
 
         chunks = [(c, 0.0) for c in self.store.doc_chunks(self.doc_id)]
         items = to_items(chunks, 10**9, count=None, order="rank")
@@ -339,8 +341,8 @@ def qmsum(results: dict[str, Any], *, meetings: int) -> None:
         return
     from rouge_score import rouge_scorer
 
-    from engine.answer import ask
-    from engine.retrieve import HybridRetriever, Modes
+    from engine.qa.answer import ask
+    from engine.qa.retrieve import HybridRetriever, Modes
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     rng = random.Random(0)
@@ -444,8 +446,9 @@ def treecost(results: dict[str, Any]) -> None:
     spec.loader.exec_module(bench_answer)
     raw_rates = bench_answer.raw_rates
 
-    from engine.backends import model_identity
-    from engine.memory import ModelSummarizer, build_tree
+    from engine.index.tree.build import build_tree
+    from engine.index.tree.summarize import ModelSummarizer
+    from engine.llm.backends import model_identity
 
     # the CUAD contract closest to 40k tokens (30-50k wanted)
     probe = _workspace(WORK / "treecost-probe")

@@ -21,6 +21,7 @@ __all__ = [
     "SummaryNode",
     "Timings",
     "Usage",
+    "locator_from_json",
     "locator_json",
 ]
 
@@ -39,6 +40,20 @@ def locator_json(loc: Locator) -> dict[str, Any]:
     if loc.heading_path:
         out["heading_path"] = list(loc.heading_path)
     return out
+
+
+def locator_from_json(d: dict[str, Any]) -> Locator:
+    """The inverse of `locator_json` (missing fields are None; `doc_id` is read if present)."""
+    return Locator(
+        doc_id=d.get("doc_id", ""),
+        page=d.get("page"),
+        page_end=d.get("page_end"),
+        line_start=d.get("line_start"),
+        line_end=d.get("line_end"),
+        paragraph=d.get("paragraph"),
+        paragraph_end=d.get("paragraph_end"),
+        heading_path=tuple(d.get("heading_path") or ()),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ indexer."""
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
@@ -13,20 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.answer import AnswerStream, ask
-from engine.backends import model_identity
-from engine.errors import BackendUnavailable, TomesError
-from engine.indexer import BackgroundIndexer, IndexProgress, JobState
+from engine.errors import BackendUnavailable, StoreError, TomesError
+from engine.index.indexer import BackgroundIndexer, IndexProgress, JobState
+from engine.index.lexical import LexicalIndex
+from engine.index.tree.build import TreeStatus, build_tree, tree_status
+from engine.index.tree.read import TreeReader
+from engine.index.tree.summarize import ExtractiveSummarizer, ModelSummarizer
 from engine.intake import FileEvent, ingest_paths
-from engine.lexical import LexicalIndex
-from engine.memory import ExtractiveSummarizer, ModelSummarizer, TreeStatus, build_tree, tree_status
-from engine.models import ModelManager
-from engine.projects import Project, Projects
-from engine.retrieve import HybridRetriever, Modes
-from engine.sessions import ChatLog
+from engine.llm.backends import model_identity
+from engine.llm.models import ModelManager
+from engine.qa.answer import AnswerStream, ask
+from engine.qa.retrieve import HybridRetriever, Modes
+from engine.review.export import collect, write_report
+from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings
 from engine.store import ProjectStore
-from engine.types import Answer, ContextItem, DocumentInfo
+from engine.store.chats import ChatLog
+from engine.store.projects import Project, Projects
+from engine.types import Answer, ContextItem, DocumentInfo, SummaryNode
+from ingest.types import Locator
 
 __all__ = ["IndexStatus", "Workspace"]
 
@@ -73,7 +77,7 @@ class _Dense:
     def search(
         self, question: str, *, k: int, doc_ids: Sequence[str] | None = None
     ) -> list[tuple[str, str, float]]:
-        from engine.embed import embed_query
+        from engine.index.embed import embed_query
 
         query = embed_query(self.embedder, question)
         with self.lock:  # the index reads through this request's store while it searches
@@ -105,27 +109,58 @@ class Workspace:
     def settings_for(self, project: Project, overrides: dict[str, Any] | None = None) -> Settings:
         """Workspace settings with the project's saved overrides and then `overrides` applied."""
         with project.open() as store:
-            saved = {
-                k: json.loads(v)
-                for k, v in store.db.execute("SELECT key, value FROM project_settings")
-            }
+            saved = store.project_settings()
         settings = self.settings.with_overrides(saved) if saved else self.settings
         return settings.with_overrides(overrides) if overrides else settings
 
     def save_project_settings(self, project: Project, values: dict[str, Any]) -> Settings:
         """Validate and store per-project overrides (None removes an override)."""
         merged = self.settings_for(project, {k: v for k, v in values.items() if v is not None})
-        with project.open() as store, store.transaction():
-            for key, value in values.items():
-                if value is None:
-                    store.db.execute("DELETE FROM project_settings WHERE key = ?", [key])
-                else:
-                    store.db.execute(
-                        "INSERT INTO project_settings(key, value) VALUES (?, ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        [key, json.dumps(merged.to_dict()[key])],
-                    )
+        checked = merged.to_dict()
+        with project.open() as store:
+            store.save_project_settings(
+                {k: None if v is None else checked[k] for k, v in values.items()}
+            )
         return merged
+
+    # ------------------------------------------------------------------ projects
+    def project(self, name: str, *, create: bool = False) -> Project:
+        """The project called `name` (created first with `create`)."""
+        return self.projects.get_or_create(name) if create else self.projects.get(name)
+
+    def list_projects(self) -> list[Project]:
+        return self.projects.list()
+
+    def create_project(self, name: str) -> Project:
+        return self.projects.create(name)
+
+    def rename_project(self, project: Project, new_name: str) -> Project:
+        return self.projects.rename(project.name, new_name)
+
+    def delete_project(self, project: Project) -> None:
+        """Stop its background indexing, then delete the project folder (the user's original
+        files are not touched)."""
+        self.indexer.cancel(project, wait=10.0)
+        self.projects.delete(project.name)
+
+    def stats(self, project: Project) -> dict[str, int]:
+        """How many documents, chunks and tokens the project holds."""
+        with project.open() as store:
+            return store.stats()
+
+    def documents(self, project: Project) -> list[DocumentInfo]:
+        with project.open() as store:
+            return store.documents()
+
+    def document(self, project: Project, doc_id: str) -> DocumentInfo:
+        with project.open() as store:
+            return store.document(doc_id)
+
+    @contextlib.contextmanager
+    def chats(self, project: Project) -> Iterator[ChatLog]:
+        """The project's chat sessions and notes, open for the `with` block."""
+        with project.open() as store:
+            yield ChatLog(store)
 
     # ------------------------------------------------------------------ ingest
     def ingest(
@@ -166,7 +201,7 @@ class Workspace:
         with self._embedder_lock:
             if self._embedder is None and self._embedder_error is None:
                 try:
-                    from engine.embed import load_embedder
+                    from engine.index.embed import load_embedder
 
                     self._embedder = load_embedder()
                 except (BackendUnavailable, ImportError, OSError) as exc:
@@ -221,7 +256,7 @@ class Workspace:
             if settings.retrieval.embeddings:
                 embedder = self.embedder()
                 if embedder is not None:
-                    from engine.embed import embed_pending
+                    from engine.index.embed.pending import embed_pending
 
                     for done, total in embed_pending(store, embedder, cancel=cancel):
                         yield IndexProgress("embeddings", done, total)
@@ -233,7 +268,7 @@ class Workspace:
                     yield IndexProgress("tree", p.done, p.total)
             # the tree's new nodes need vectors too
             if settings.retrieval.embeddings and self._embedder is not None:
-                from engine.embed import embed_pending
+                from engine.index.embed.pending import embed_pending
 
                 for done, total in embed_pending(store, self._embedder, cancel=cancel):
                     yield IndexProgress("embeddings", done, total)
@@ -248,7 +283,7 @@ class Workspace:
             embedded = to_embed = 0
             embedder = self._embedder
             if embedder is not None:
-                from engine.embed import pending
+                from engine.index.embed.pending import pending
 
                 to_embed = pending(store, embedder.model_id)
                 embedded = int(
@@ -272,7 +307,7 @@ class Workspace:
     ) -> HybridRetriever:
         dense = None
         if settings.retrieval.embeddings and self._embedder is not None:
-            from engine.embed import VectorIndex
+            from engine.index.embed.vector_index import VectorIndex
 
             key = store.path.resolve()
             with self._embedder_lock:
@@ -342,6 +377,60 @@ class Workspace:
         with project.open() as store:
             return ChatLog(store).add_exchange(session_id, answer.question, answer)
 
-    # ------------------------------------------------------------------ helpers for shells
-    def project(self, name: str, *, create: bool = False) -> Project:
-        return self.projects.get_or_create(name) if create else self.projects.get(name)
+    # ------------------------------------------------------------------ reading and export
+    def tree_roots(self, project: Project) -> list[tuple[str, SummaryNode]]:
+        """Where the summary tree can be read from, with a label: the whole corpus ("All
+        documents"), then each document's root."""
+        with project.open() as store:
+            tree = TreeReader(store)
+            out: list[tuple[str, SummaryNode]] = []
+            corpus = tree.corpus_root()
+            if corpus is not None and not corpus.doc_id:
+                out.append(("All documents", corpus))
+            names = {d.id: d.name for d in store.documents()}
+            return out + [(names.get(n.doc_id, "document"), n) for n in tree.roots()]
+
+    def tree_node(
+        self, project: Project, node_id: int
+    ) -> tuple[SummaryNode, str, list[SummaryNode]]:
+        """A summary-tree node, the name of its document ("All documents" for corpus nodes)
+        and its child nodes."""
+        with project.open() as store:
+            tree = TreeReader(store)
+            try:
+                node = tree.node(node_id)
+            except KeyError:
+                raise StoreError(
+                    f"summary {node_id} is gone (the tree was rebuilt); choose it again"
+                ) from None
+            document = store.document(node.doc_id).name if node.doc_id else "All documents"
+            return node, document, tree.children(node)
+
+    def open_source(
+        self,
+        project: Project,
+        doc_id: str,
+        locator: Locator,
+        *,
+        quote: str = "",
+        page: int | None = None,
+    ) -> SourceView:
+        """What the source viewer shows for a citation (see `engine.review.viewer`)."""
+        with project.open() as store:
+            return open_source(store, doc_id, locator, quote=quote, page=page)
+
+    def export_report(
+        self,
+        project: Project,
+        target: Path,
+        *,
+        fmt: str,
+        message_ids: Sequence[int] = (),
+        note_ids: Sequence[int] | None = None,
+    ) -> tuple[Path, int]:
+        """Write a report of the chosen answers and notes (None: every note) to `target`;
+        returns the written path and the number of sections."""
+        with project.open() as store:
+            notes = list(note_ids) if note_ids is not None else None
+            items = collect(ChatLog(store), message_ids=list(message_ids), note_ids=notes)
+        return write_report(project.name, items, target, fmt), len(items)

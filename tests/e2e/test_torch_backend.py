@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_model_e2e import PAGES, QUESTION
-from tests.fixtures import make_pdf
+from tests.support.fixtures import make_pdf
 
 pytestmark = pytest.mark.model
 

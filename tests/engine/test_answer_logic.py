@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.answer import ask
-from engine.backends import BACKENDS
-from engine.backends.fake import FakeBackend
-from engine.models import ModelManager, PriorityLock
-from engine.packing import edge_order, select_within_budget
-from engine.retrieve import Retrieval, Retriever
+from engine.llm.backends import BACKENDS
+from engine.llm.backends.fake import FakeBackend
+from engine.llm.models import ModelManager, PriorityLock
+from engine.qa.answer import ask
+from engine.qa.packing import edge_order, select_within_budget
+from engine.qa.retrieve import Retrieval, Retriever
 from engine.settings import Settings
 from engine.types import ContextItem
 from ingest.types import Locator
@@ -198,8 +198,8 @@ def test_priority_lock_prefers_interactive() -> None:
 
 
 def test_summary_questions_ask_for_cited_prose_and_replay_exactly(settings: Settings) -> None:
-    from engine.answer import _plan
-    from engine.prompts import SUMMARY_STYLE
+    from engine.llm.prompts import SUMMARY_STYLE
+    from engine.qa.answer import _plan
 
     backend = FakeBackend()
     models = ModelManager()

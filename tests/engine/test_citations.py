@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.citations import KEY_RE, find_quote, resolve_citations
+from engine.qa.citations import KEY_RE, find_quote, resolve_citations
 from engine.types import ContextItem
 from ingest.types import Locator
 

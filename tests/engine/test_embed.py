@@ -16,22 +16,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.embed import (
-    MODEL_ID,
+from engine.index.embed import (
     Embedder,
-    HashEmbedder,
-    NumpyMiniLM,
-    TorchMiniLM,
-    VectorIndex,
     chunk_input,
-    embed_pending,
     embed_query,
     embed_texts,
     load_embedder,
-    pending,
     text_hash,
 )
+from engine.index.embed.minilm import MODEL_ID
+from engine.index.embed.minilm_numpy import NumpyMiniLM
+from engine.index.embed.minilm_torch import TorchMiniLM
+from engine.index.embed.pending import embed_pending, pending
+from engine.index.embed.vector_index import VectorIndex
 from engine.store import ProjectStore
+from engine.testing import HashEmbedder
 from ingest.types import Block, BlockKind, Chunk, DocKind, Document, Locator
 
 LONG = " ".join(
@@ -135,7 +134,7 @@ def cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- models
 def test_import_does_not_import_torch() -> None:
     code = (
-        "import sys, engine.embed, engine.minilm_numpy\n"
+        "import sys, engine.index.embed, engine.index.embed.minilm_numpy\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') "
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
@@ -148,7 +147,8 @@ def test_load_embedder_falls_back_and_explains() -> None:
     code = """
 import sys
 sys.modules["torch"] = None  # as in the torch-less desktop bundle
-from engine.embed import NumpyMiniLM, load_embedder
+from engine.index.embed.minilm_numpy import NumpyMiniLM
+from engine.index.embed import load_embedder
 from engine.errors import BackendUnavailable
 assert isinstance(load_embedder(), NumpyMiniLM)
 try:

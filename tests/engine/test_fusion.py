@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.retrieve import rrf, score_fusion
+from engine.qa.fusion import rrf, score_fusion
 
 
 def test_score_fusion_keeps_a_decisive_lead_that_rank_fusion_loses() -> None:

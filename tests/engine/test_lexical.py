@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Cancelled
-from engine.lexical import LexicalIndex, analyze
-from engine.retrieve import HybridRetriever, Modes
+from engine.index.lexical import LexicalIndex, analyze
+from engine.qa.retrieve import HybridRetriever, Modes
 from engine.store import ProjectStore
-from tests.engine.corpus import add_pdf_like
+from tests.support.corpus import add_pdf_like
 
 PAGES_A = [
     "Either party may terminate this Agreement upon ninety days written notice.",

@@ -9,18 +9,13 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Cancelled
-from engine.memory import (
-    ExtractiveSummarizer,
-    ModelSummarizer,
-    TreeReader,
-    build_tree,
-    clip_loop,
-    plan_tree,
-    tree_status,
-)
-from engine.models import ModelManager
+from engine.index.tree.build import build_tree, tree_status
+from engine.index.tree.plan import plan_tree
+from engine.index.tree.read import TreeReader
+from engine.index.tree.summarize import ExtractiveSummarizer, ModelSummarizer, clip_loop
+from engine.llm.models import ModelManager
 from engine.settings import Settings
-from tests.engine.corpus import add_pdf_like, open_store, pages_about
+from tests.support.corpus import add_pdf_like, open_store, pages_about
 
 FANOUT = 3
 
@@ -174,8 +169,8 @@ def test_clip_loop_cuts_a_decoding_loop_and_leaves_prose_alone() -> None:
 def test_a_looping_model_summary_is_cut_short(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.backends import BACKENDS
-    from engine.backends.fake import FakeBackend
+    from engine.llm.backends import BACKENDS
+    from engine.llm.backends.fake import FakeBackend
 
     loop = "The supplier ships monthly. " + "and the buyer pays and the buyer pays " * 30
     monkeypatch.setitem(BACKENDS, "fake", lambda s: FakeBackend(script=loop))
@@ -194,10 +189,10 @@ def test_a_question_does_not_wait_behind_a_summary(
     import threading
     import time
 
-    from engine.answer import ask
-    from engine.backends import BACKENDS
-    from engine.backends.fake import FakeBackend
-    from engine.retrieve import HybridRetriever, Modes
+    from engine.llm.backends import BACKENDS
+    from engine.llm.backends.fake import FakeBackend
+    from engine.qa.answer import ask
+    from engine.qa.retrieve import HybridRetriever, Modes
 
     monkeypatch.setitem(BACKENDS, "fake", lambda s: FakeBackend(delay_s=0.05))
     abstractive = settings.with_overrides({"memory.mode": "abstractive"})

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ProjectExists, ProjectNotFound, StoreError
-from engine.projects import Projects
+from engine.store.projects import Projects
 
 
 def test_create_list_rename_delete(tmp_path: Path) -> None:

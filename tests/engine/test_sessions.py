@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.sessions import ChatLog
 from engine.store import ProjectStore
-from engine.types import Answer, Citation, ContextItem, Timings, Usage
-from ingest.types import Locator
-
-
-def sample_answer() -> Answer:
-    loc = Locator(doc_id="d1", page=4, page_end=5)
-    return Answer(
-        question="What is the term?",
-        text='The term is "five years" [c1].',
-        citations=(Citation("c1", "d1:3", "lease.pdf", loc, "five years", True, "d1"),),
-        context=(ContextItem("c1", "d1:3", "lease.pdf", loc, "…five years…", 12, 0, 1.5, "d1"),),
-        usage=Usage(100, 12),
-        timings=Timings(0.01, 0.4, 1.2),
-        raw_text='The term is "five years" [c1].',
-        new_keys=("c1",),
-    )
+from engine.store.chats import ChatLog
+from tests.support.answers import sample_answer
 
 
 def test_sessions_survive_reopen(tmp_path: Path) -> None:

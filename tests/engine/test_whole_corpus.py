@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.answer import ask
-from engine.memory import ModelSummarizer, build_tree
-from engine.models import ModelManager
-from engine.retrieve import HybridRetriever, Modes, classify
+from engine.index.tree.build import build_tree
+from engine.index.tree.summarize import ModelSummarizer
+from engine.llm.models import ModelManager
+from engine.qa.answer import ask
+from engine.qa.intent import classify
+from engine.qa.retrieve import HybridRetriever, Modes
 from engine.settings import Settings
-from tests.engine.corpus import add_pdf_like, open_store, pages_about
+from tests.support.corpus import add_pdf_like, open_store, pages_about
 
 
 @pytest.mark.parametrize(
@@ -84,7 +86,7 @@ def test_whole_corpus_question_reads_the_tree_and_cites_pages(
     # the quote really is in what the citation points at: an original chunk (exact page) or,
     # for a summary's own wording, the summary node (its page span)
     if cite.chunk_id.startswith("node:"):
-        from engine.memory import TreeReader
+        from engine.index.tree.read import TreeReader
 
         node = TreeReader(store).node(int(cite.chunk_id[5:]))
         source = node.text

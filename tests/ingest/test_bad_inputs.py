@@ -27,7 +27,7 @@ from ingest.errors import (
 from ingest.readers import ENGINES, read
 from ingest.sources import iter_sources
 from ingest.types import Block, Document, Source
-from tests.fixtures import (
+from tests.support.fixtures import (
     DocxHeading,
     make_corrupt_pdf,
     make_docx,

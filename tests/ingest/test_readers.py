@@ -23,7 +23,7 @@ from ingest.readers import ENGINES, classify, probe, read
 from ingest.readers._io import MAX_BLOCK_CHARS
 from ingest.sources import iter_sources
 from ingest.types import Block, BlockKind, DocKind, Document, Source
-from tests.fixtures import (
+from tests.support.fixtures import (
     DocxHeading,
     DocxTable,
     make_docx,
@@ -201,7 +201,7 @@ def test_pdf_from_a_non_seekable_stream(tmp_path: Path) -> None:
 
 
 def _zip_with(tmp_path: Path, members: dict[str, bytes]) -> Path:
-    from tests.fixtures import make_zip
+    from tests.support.fixtures import make_zip
 
     return make_zip(tmp_path / "bundle.zip", members)
 

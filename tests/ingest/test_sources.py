@@ -13,7 +13,7 @@ from ingest.errors import CorruptFile, IngestError, TooLarge, UnreadableFile
 from ingest.readers import read
 from ingest.sources import SourceItem, SourceLimits, format_size, iter_sources
 from ingest.types import DocKind, Skipped, Source
-from tests.fixtures import MiB, make_pdf, make_repo, make_zip, make_zip_bomb, write_text
+from tests.support.fixtures import MiB, make_pdf, make_repo, make_zip, make_zip_bomb, write_text
 
 
 def items(*paths: Path, limits: SourceLimits | None = None) -> list[SourceItem]:

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import make_pdf
 from tests.packaging.test_launcher import ServerProcess, assert_port_free
+from tests.support.fixtures import make_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 # Read at import: the autouse `tomes_home` fixture removes every TOMES_* variable per test.
@@ -143,7 +143,7 @@ def test_the_built_app_answers_with_a_citation_and_stops_cleanly(
 
 def _wait_for_vectors(home: Path, project: str, *, timeout: float) -> int:
     """How many embeddings the app has stored for `project`, once there are any."""
-    from engine.projects import Projects
+    from engine.store.projects import Projects
 
     deadline = time.monotonic() + timeout
     proj = Projects(home).get(project)

@@ -172,7 +172,7 @@ def test_no_display_prints_the_url_and_ctrl_c_stops_cleanly(
     """Without --no-browser on a machine with no display: the URL, and a word about it; the
     named port and project are used; Ctrl+C (SIGINT) is a clean stop too."""
     from app.prefs import UiPrefs
-    from engine.projects import Projects
+    from engine.store.projects import Projects
 
     Projects(tomes_home).create("Alpha")
     port = _free_port()

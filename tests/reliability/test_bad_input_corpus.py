@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import (
+from tests.support.fixtures import (
     MiB,
     make_corrupt_pdf,
     make_docx,
@@ -271,7 +271,7 @@ def test_one_cli_command_over_every_bad_kind(
     KIND_TABLE["(peak RSS of the whole command)"] = {"CLI": f"{peak_mb:.0f} MB"}
     assert peak_mb < 1024, f"peak RSS {peak_mb:.0f} MB"
     # the good files are searchable
-    from engine.projects import Projects
+    from engine.store.projects import Projects
 
     with Projects(home).get("Bad inputs").open() as store:
         names = {d.name for d in store.documents()}

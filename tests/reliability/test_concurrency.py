@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from gradio_client import Client, handle_file
 
-from engine.backends import BACKENDS, ChatMessage, GenerationParams, TokenStream
-from engine.backends.fake import FakeBackend
+from engine.llm.backends import BACKENDS, ChatMessage, GenerationParams, TokenStream
+from engine.llm.backends.fake import FakeBackend
 from engine.settings import Settings
 from engine.workspace import Workspace
 from tests.app.conftest import CONTRACT_PAGES, FEE_QUESTION
-from tests.fixtures import make_pdf
+from tests.support.fixtures import make_pdf
 
 QUESTIONS = [FEE_QUESTION, "Who are the parties?", "Which law governs the agreement?"]
 

@@ -18,14 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.memory import ModelSummarizer, build_tree, plan_tree
-from engine.models import ModelManager
-from engine.projects import Projects
-from engine.sessions import ChatLog
+from engine.index.tree.build import build_tree
+from engine.index.tree.plan import plan_tree
+from engine.index.tree.summarize import ModelSummarizer
+from engine.llm.models import ModelManager
 from engine.settings import Settings
 from engine.store import ProjectStore
-from tests.engine.test_sessions import sample_answer
-from tests.fixtures import make_pdf
+from engine.store.chats import ChatLog
+from engine.store.projects import Projects
+from tests.support.answers import sample_answer
+from tests.support.fixtures import make_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import OutboundConnectionBlocked
-from tests.fixtures import make_pdf
+from tests.support.fixtures import make_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 INJECTION = (
@@ -60,7 +60,7 @@ def test_instructions_in_a_document_are_answered_as_data(
     """A document telling the model to leak its prompt, write a file and fetch a URL: the
     question about the document is still answered from it, with a verified citation, and
     nothing is written or fetched (the socket guard would fail the test)."""
-    from engine.prompts import ANSWER_SYSTEM
+    from engine.llm.prompts import ANSWER_SYSTEM
     from engine.settings import Settings
     from engine.workspace import Workspace
 

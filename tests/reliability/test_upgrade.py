@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from engine.migrations import MIGRATIONS
-from engine.sessions import ChatLog
 from engine.store import ProjectStore
-from tests.engine.test_sessions import sample_answer
+from engine.store.chats import ChatLog
+from engine.store.migrations import MIGRATIONS
+from tests.support.answers import sample_answer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FIXTURES = sorted(DATA.glob("project-*.db"))

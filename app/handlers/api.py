@@ -1,0 +1,73 @@
+"""The endpoints `gradio_client` may call (wired with `gr.api` by `app.ui`): create a
+project, add files, ask, open a citation. Errors reach the client as `gr.Error` with a
+readable message (`api_errors`, applied by the wiring)."""
+
+from pathlib import Path
+from typing import Any
+
+from gradio import FileData
+
+from app.handlers.viewer import ViewerHandlers
+from engine import TomesError
+
+__all__ = ["ApiHandlers"]
+
+
+class ApiHandlers(ViewerHandlers):
+    def api_create_project(self, name: str) -> str:
+        """Create a project (or open it if it exists); returns its name."""
+        return self.ws.project(name, create=True).name
+
+    def api_add_files(self, project: str, files: list[FileData]) -> list[dict[str, Any]]:
+        """Upload files into a project; returns one status per file (name, status, reason,
+        pages, passages)."""
+        from gradio.utils import get_upload_folder, is_in_or_equal
+
+        proj = self.ws.project(project)
+        paths = []
+        for f in files:
+            path = f["path"] if isinstance(f, dict) else f.path
+            if not is_in_or_equal(path, get_upload_folder()):
+                raise TomesError("only files uploaded through this API can be added")
+            paths.append(self._keep_file(proj, Path(path)))
+        return [
+            {
+                "name": e.name,
+                "status": e.status,
+                "reason": e.reason,
+                "pages": e.n_pages,
+                "passages": e.n_chunks,
+            }
+            for e in self.ws.ingest(proj, paths)
+            if e.status != "reading"
+        ]
+
+    def api_ask(self, project: str, question: str, session_id: int | None = None) -> dict[str, Any]:
+        """Ask a question; returns the answer as in `tomes ask --json`, plus the chat session
+        and message ids (pass session_id again to ask a follow-up)."""
+        proj = self.ws.project(project)
+        if session_id is None:
+            with self.ws.chats(proj) as chats:
+                session_id = chats.create_session().id
+        stream = self.ws.ask(proj, question, session_id=int(session_id))
+        try:
+            answer = stream.result()
+        finally:
+            stream.close()
+        _, message_id = self.ws.record(proj, int(session_id), answer)
+        return {**answer.to_json(), "session_id": session_id, "message_id": message_id}
+
+    def api_open_citation(self, project: str, message_id: int, index: int) -> dict[str, Any]:
+        """Open source `index` (from 0) of an answer; returns what the viewer shows."""
+        cite = self._citation(project, message_id, index)
+        view = self._view(project, self._viewer_state(cite))
+        return {
+            "document": view.document,
+            "title": view.title,
+            "page": view.page,
+            "n_pages": view.n_pages,
+            "text": view.text,
+            "highlights": [list(h) for h in view.highlights],
+            "marked": [view.text[a:b] for a, b in view.highlights],
+            "has_image": view.image is not None,
+        }

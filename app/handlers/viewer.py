@@ -1,0 +1,120 @@
+"""Source-viewer handlers: opening a citation (from an answer's chips or a note's) at its page
+or lines with the quote marked, and turning PDF pages."""
+
+from typing import Any
+
+import gradio as gr
+
+from app.handlers.base import HandlerBase, skip
+from app.views import VIEWER_EMPTY, png, source_html, viewer_head
+from engine import ChatLog, Citation, SourceView, TomesError
+from engine.types import locator_from_json, locator_json
+
+__all__ = ["ViewerHandlers", "chip_index"]
+
+
+def chip_index(evt: gr.EventData) -> int | None:
+    """The index of the clicked citation chip, sent by the chips' click script (`app.ui`) as
+    the event's `cite` value; None for a click between the chips."""
+    value = getattr(evt, "cite", None)  # EventData exposes the event's values as attributes
+    return int(value) if value is not None else None
+
+
+class ViewerHandlers(HandlerBase):
+    def clear_viewer(self) -> tuple[Any, ...]:
+        """Outputs: viewer state, header, page image, text, previous, next."""
+        hidden = gr.update(visible=False)
+        return None, "", gr.update(value=None, visible=False), VIEWER_EMPTY, hidden, hidden
+
+    def _citation(self, project: str | None, answer_id: int | None, index: int) -> Citation:
+        if answer_id is None:
+            raise TomesError("choose an answer first, then one of its sources")
+        with self._chatlog(project) as chats:
+            answer = ChatLog.answer_of(chats.message(int(answer_id)))
+        if answer is None:
+            raise TomesError("this message has no sources")
+        if not 0 <= index < len(answer.citations):
+            raise TomesError(f"this answer has no source number {index + 1}")
+        return answer.citations[index]
+
+    def view_citation(self, project: str | None, cite: Citation) -> tuple[Any, ...]:
+        """Open `cite` in the viewer. Outputs: those of `clear_viewer`."""
+        return self._show(project, self._viewer_state(cite))
+
+    @staticmethod
+    def _viewer_state(cite: Citation) -> dict[str, Any]:
+        """What the viewer needs to show a citation again (or another page of it)."""
+        return {
+            "doc_id": cite.doc_id or cite.locator.doc_id,
+            "locator": {**locator_json(cite.locator), "doc_id": cite.locator.doc_id},
+            "quote": cite.quote,
+            "verified": cite.verified,
+            "page": cite.locator.page,
+        }
+
+    def _view(self, project: str | None, state: dict[str, Any]) -> SourceView:
+        return self.ws.open_source(
+            self._project(project),
+            state["doc_id"],
+            locator_from_json(state["locator"]),
+            quote=state["quote"],
+            page=state.get("page"),
+        )
+
+    def _show(self, project: str | None, state: dict[str, Any]) -> tuple[Any, ...]:
+        view = self._view(project, state)
+        state = {**state, "page": view.page}
+        is_pdf = view.kind == "pdf" and view.page is not None
+        pages = view.n_pages or 1
+        image = png(view.image)
+        return (
+            state,
+            viewer_head(view, state["quote"], bool(state.get("verified", True))),
+            gr.update(value=image, visible=image is not None),
+            source_html(view),
+            gr.update(visible=is_pdf, interactive=is_pdf and (view.page or 1) > 1),
+            gr.update(visible=is_pdf, interactive=is_pdf and (view.page or 1) < pages),
+        )
+
+    def open_citation(
+        self, project: str | None, answer_id: int | None, evt: gr.EventData
+    ) -> tuple[Any, ...]:
+        """A click on a citation chip of the selected answer."""
+        index = chip_index(evt)
+        if index is None:
+            return skip(6)  # a click between the chips
+        return self.open_citation_at(project, answer_id, index)
+
+    def open_citation_at(
+        self, project: str | None, answer_id: int | None, index: int
+    ) -> tuple[Any, ...]:
+        """Source `index` (from 0) of an answer in the viewer. Outputs: those of
+        `clear_viewer`."""
+        return self.view_citation(project, self._citation(project, answer_id, int(index)))
+
+    def open_note_citation(
+        self, project: str | None, note_id: int | None, evt: gr.EventData
+    ) -> tuple[Any, ...]:
+        """A click on a note's source chip opens it in the viewer, on the Ask tab.
+        Outputs: those of `clear_viewer`, then the tabs."""
+        index = chip_index(evt)
+        if note_id is None or index is None:
+            return skip(7)
+        with self._chatlog(project) as chats:
+            citations = ChatLog.note_citations(chats.note(int(note_id)))
+        if not 0 <= index < len(citations):
+            raise TomesError(f"this note has no source number {index + 1}")
+        return (*self.view_citation(project, citations[index]), gr.update(selected="ask"))
+
+    def previous_page(self, project: str | None, state: dict[str, Any] | None) -> tuple[Any, ...]:
+        return self._turn(project, state, -1)
+
+    def next_page(self, project: str | None, state: dict[str, Any] | None) -> tuple[Any, ...]:
+        return self._turn(project, state, +1)
+
+    def _turn(
+        self, project: str | None, state: dict[str, Any] | None, step: int
+    ) -> tuple[Any, ...]:
+        if not state or not state.get("page"):
+            return skip(6)
+        return self._show(project, {**state, "page": max(1, int(state["page"]) + step)})

@@ -1,0 +1,35 @@
+"""Fusing rankings from several retrievers into one: reciprocal-rank fusion, or the sum of
+min-max normalized scores."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import TypeVar
+
+__all__ = ["rrf", "score_fusion"]
+
+Id = TypeVar("Id", bound=Hashable)
+
+
+def rrf(rankings: Sequence[Sequence[Id]], *, k: int = 60) -> dict[Id, float]:
+    """Reciprocal-rank fusion: each list adds 1 / (k + rank) for the ids it ranks."""
+    scores: dict[Id, float] = {}
+    for ranking in rankings:
+        for rank, ident in enumerate(ranking):
+            scores[ident] = scores.get(ident, 0.0) + 1.0 / (k + rank + 1)
+    return scores
+
+
+def score_fusion(rankings: Sequence[Sequence[tuple[Id, float]]]) -> dict[Id, float]:
+    """Sum of each list's scores scaled to 0..1 (min-max): unlike rank fusion it keeps how
+    far ahead a list's best item is, e.g. the one chunk holding a rare name."""
+    fused: dict[Id, float] = {}
+    for ranking in rankings:
+        if not ranking:
+            continue
+        scores = [s for _, s in ranking]
+        lo, hi = min(scores), max(scores)
+        span = hi - lo or 1.0
+        for ident, score in ranking:
+            fused[ident] = fused.get(ident, 0.0) + (score - lo) / span
+    return fused

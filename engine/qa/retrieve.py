@@ -1,0 +1,365 @@
+"""Find the context for a question.
+
+Specific questions: keyword search (FTS5 BM25) and dense embeddings over chunks AND summary
+nodes of every level (the "collapsed tree"), fused by reciprocal-rank fusion. A summary node that
+ranks well is expanded into its best-matching leaf chunks, so the model reads original text and
+citations point at exact pages and lines. The items that fit the budget are ordered with the
+best at both ends (lost-in-the-middle).
+
+Whole-corpus questions ("summarize…", "compare A and B", "what does this codebase do") are
+routed to the top of the tree: the corpus root, document roots and the levels below them, as far
+as the budget allows, in document order. Their citations point at the nodes' page/line spans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from engine.index.lexical import LexicalIndex
+from engine.index.tree.read import TreeReader
+from engine.qa.fusion import rrf, score_fusion
+from engine.qa.intent import classify, is_identity
+from engine.qa.packing import Count, chunk_item, node_item, pack
+from engine.store import documents
+from engine.store.db import ProjectStore
+from engine.types import ContextItem, StoredChunk, SummaryNode
+from ingest.chunking import load_segments, locate
+from ingest.types import Chunk, Locator
+
+__all__ = [
+    "DenseSearch",
+    "HybridRetriever",
+    "Modes",
+    "Retrieval",
+    "Retriever",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """What a retriever found: ranked context items (already within budget) and notices."""
+
+    items: tuple[ContextItem, ...]
+    notices: tuple[str, ...] = ()
+
+
+class Retriever:
+    """Finds context for a question (`HybridRetriever` is the one Tomes uses)."""
+
+    def __call__(
+        self,
+        question: str,
+        *,
+        budget: int,
+        count: Callable[[str], int],
+        exclude: frozenset[str],
+    ) -> Retrieval:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def leaves(self, item: ContextItem) -> Sequence[ContextItem]:
+        """Leaf chunks under a summary item (none for a chunk)."""
+        return ()
+
+    def locate(self, item: ContextItem, start: int, end: int) -> Locator:
+        """Exact locator of item.text[start:end]."""
+        return item.locator
+
+
+class DenseSearch(Protocol):
+    """Nearest neighbours of a question among embedded chunks and nodes."""
+
+    def search(
+        self, question: str, *, k: int, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, float]]:
+        """(kind 'chunk'|'node', ref, cosine) best first, optionally within documents."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Modes:
+    """Which retrievers take part (the quality benchmark compares these)."""
+
+    bm25: bool = True
+    dense: bool = True
+    tree: bool = True
+
+
+class HybridRetriever(Retriever):
+    """BM25 + dense over chunks and tree nodes, fused; whole-corpus questions read the tree."""
+
+    def __init__(
+        self,
+        store: ProjectStore,
+        *,
+        dense: DenseSearch | None = None,
+        modes: Modes = Modes(),
+        candidates: int = 60,
+        rrf_k: int = 60,
+        notices: Sequence[str] = (),
+        scope: Sequence[str] | None = None,
+        lexical: LexicalIndex | None = None,
+        route: str | None = None,
+        fusion: str = "score",
+    ) -> None:
+        self.store = store
+        self.lexical = lexical
+        self.route = route  # None: decided per question by `classify`
+        self.fusion = fusion  # "rrf" (ranks) | "score" (min-max normalized scores, summed)
+        self.scope = list(scope) if scope is not None else None  # document ids, or all
+        self.dense = dense if modes.dense else None
+        self.modes = modes
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.notices = tuple(notices)
+        self.tree = TreeReader(store)
+        self._names: dict[str, str] | None = None
+
+    # ---------------------------------------------------------------- helpers
+    def names(self) -> dict[str, str]:
+        if self._names is None:
+            self._names = documents.document_names(self.store)
+        return self._names
+
+    def _document(self, doc_id: str) -> str:
+        return self.names().get(doc_id, "") if doc_id else "All documents"
+
+    def _span_search(self, question: str, node: SummaryNode, limit: int) -> list[StoredChunk]:
+        """The node's leaf chunks that best match the question (BM25 within its span)."""
+        if not node.doc_id:
+            return []
+        return documents.search_span(
+            self.store, question, node.doc_id, node.chunk_start, node.chunk_end, limit=limit
+        )
+
+    # ---------------------------------------------------------------- Retriever protocol
+    def __call__(
+        self, question: str, *, budget: int, count: Count, exclude: frozenset[str]
+    ) -> Retrieval:
+        intent = self.route or classify(question)
+        if intent in ("global", "compare") and self.modes.tree:
+            items = self.overview(question, budget=budget, count=count, exclude=exclude)
+            if items:
+                return Retrieval(tuple(items), self.notices)
+        ranked = self.rank(question, exclude=exclude, broad=intent == "list")
+        order = "document" if intent == "list" else "edges"
+        return Retrieval(tuple(pack(ranked, budget, count=count, order=order)), self.notices)
+
+    def rank(
+        self, question: str, *, exclude: frozenset[str] = frozenset(), broad: bool = False
+    ) -> list[ContextItem]:
+        """Candidate chunks (and expanded nodes), best first, before packing."""
+        n = self.candidates * (3 if broad else 1)
+        rankings: list[list[tuple[str, float]]] = []
+        chunk_hits: dict[str, StoredChunk] = {}
+        if self.modes.bm25:
+            ranked = None
+            if self.lexical is not None and self.lexical.is_current(self.store):
+                ranked = self.lexical.search(question, k=n, doc_ids=self.scope)
+            if ranked is not None:  # stemmed and exact-word BM25 (engine/lexical.py)
+                for hits_ in ranked.values():
+                    rankings.append([(f"chunk:{cid}", score) for cid, score in hits_])
+            else:  # not built yet: FTS5 answers from the moment ingest ends
+                hits = self.store.search(question, limit=n, doc_ids=self.scope)
+                chunk_hits.update((c.id, c) for c, _ in hits)
+                rankings.append([(f"chunk:{c.id}", score) for c, score in hits])
+            if self.modes.tree:
+                nodes = self.tree.search(question, limit=n // 3, doc_ids=self.scope)
+                rankings.append([(f"node:{node.id}", score) for node, score in nodes])
+        if self.dense is not None:
+            dense = self.dense.search(question, k=n, doc_ids=self.scope)
+            rankings.append(
+                [
+                    (f"{kind}:{ref}", cos)
+                    for kind, ref, cos in dense
+                    if kind == "chunk" or self.modes.tree
+                ]
+            )
+        if self.fusion == "score":
+            fused = score_fusion(rankings)
+        else:
+            fused = rrf([[ident for ident, _ in r] for r in rankings], k=self.rrf_k)
+        ordered = sorted(fused.items(), key=lambda kv: -kv[1])
+        missing = [
+            ident[6:]
+            for ident, _ in ordered
+            if ident.startswith("chunk:") and ident[6:] not in chunk_hits
+        ]
+        for chunk in self.store.chunks(missing):
+            chunk_hits[chunk.id] = chunk
+        out: list[ContextItem] = []
+        taken: set[str] = set(exclude)
+        heads = self._heads(question, ordered) if not broad else []
+        for ident, score in ordered:
+            kind, _, ref = ident.partition(":")
+            if kind == "chunk":
+                hit = chunk_hits.get(ref)
+                if hit is not None and hit.id not in taken:
+                    taken.add(hit.id)
+                    out.append(chunk_item(hit, score))
+                continue
+            try:
+                node = self.tree.node(int(ref))
+            except KeyError:
+                continue  # rewritten since it was embedded
+            # Expand the summary into the original text it summarizes.
+            for leaf in self._span_search(question, node, 2 if node.level > 1 else 1):
+                if leaf.id not in taken:
+                    taken.add(leaf.id)
+                    out.append(chunk_item(leaf, score))
+        for head in heads:  # second place: the best match keeps the first
+            if head.id in exclude:
+                continue
+            at = next((i for i, item in enumerate(out) if item.chunk_id == head.id), None)
+            item = out.pop(at) if at is not None else chunk_item(head, 0.0)
+            out.insert(min(1, len(out)), item)
+        return out
+
+    def _heads(self, question: str, ordered: Sequence[tuple[str, float]]) -> list[StoredChunk]:
+        """First chunks of the documents an identity question is most likely about."""
+        if not is_identity(question):
+            return []
+        doc_ids: list[str] = list(self.scope or [])[:2]
+        if not doc_ids:
+            prefixes = []
+            for ident, _ in ordered:
+                if ident.startswith("chunk:"):
+                    prefix = ident[6:].rsplit(":", 1)[0]
+                    if prefix not in prefixes:
+                        prefixes.append(prefix)
+                if len(prefixes) == 2:
+                    break
+            names = self.names()
+            doc_ids = [d for p in prefixes for d in names if d.startswith(p)][:2]
+        return [c for d in doc_ids for c in self.store.doc_chunks(d, 0, 0)]
+
+    def overview(
+        self, question: str, *, budget: int, count: Count, exclude: frozenset[str]
+    ) -> list[ContextItem]:
+        """Top-of-tree context for whole-corpus questions, breadth first, in document order."""
+        names = self.names()
+        if self.scope is not None:
+            names = {d: n for d, n in names.items() if d in self.scope}
+        mentioned = _mentioned_docs(question, names)
+        doc_ids = mentioned or list(names)
+        queues: list[list[SummaryNode]] = []
+        for doc_id in doc_ids:
+            nodes = self.tree.top_levels(doc_id)
+            if nodes:
+                queues.append(nodes)
+        if not queues:
+            return []
+        picked: list[SummaryNode] = []
+        corpus = self.tree.corpus_root() if not mentioned and len(queues) > 1 else None
+        if corpus is not None and corpus.doc_id == "":
+            picked.append(corpus)
+        # Round-robin over documents, each from its root down, so every document (or each side
+        # of a comparison) gets an equal share of the budget.
+        levels = sorted({n.level for q in queues for n in q}, reverse=True)
+        for level in levels:
+            for queue in queues:
+                picked.extend(n for n in queue if n.level == level)
+        items = [
+            node_item(n, self._document(n.doc_id)) for n in picked if f"node:{n.id}" not in exclude
+        ]
+        chosen = pack(items, budget, count=count, order="rank")
+        position = {
+            f"node:{n.id}": i for i, n in enumerate(sorted(picked, key=_doc_order(doc_ids)))
+        }
+        return sorted(chosen, key=lambda it: position.get(it.chunk_id, 0))
+
+    def groups(
+        self, question: str, *, budget: int, count: Count, max_groups: int
+    ) -> list[list[ContextItem]]:
+        """For "list every …" questions: the parts of the corpus worth reading in full, one
+        group per relevant level-1 summary node (its best leaf chunks, up to `budget` tokens),
+        most relevant first. Without a tree yet, relevant chunks grouped by document.
+        Keys are minted across all groups so every listed item stays citable."""
+        ranked = self.rank(question, broad=True)
+        by_group: dict[tuple[str, int], list[ContextItem]] = {}
+        level1 = self.tree.nodes(level=1) if self.modes.tree else []
+        spans: dict[str, list[SummaryNode]] = {}
+        for node in level1:
+            spans.setdefault(node.doc_id, []).append(node)
+        for item in ranked:
+            ordinal = int(item.chunk_id.rsplit(":", 1)[1])
+            owner = _owner(spans.get(item.doc_id, ()), ordinal)
+            by_group.setdefault((item.doc_id, owner), []).append(item)
+        picked = list(by_group.values())[:max_groups]
+        out: list[list[ContextItem]] = []
+        next_key = 1
+        for items in picked:
+            chosen = pack(items, budget, count=count, order="rank")
+            chosen.sort(key=lambda it: int(it.chunk_id.rsplit(":", 1)[1]))  # reading order
+            rekeyed = [
+                dataclasses.replace(it, key=f"c{next_key + i}") for i, it in enumerate(chosen)
+            ]
+            next_key += len(rekeyed)
+            if rekeyed:
+                out.append(rekeyed)
+        return out
+
+    # ---------------------------------------------------------------- citations
+    def leaves(self, item: ContextItem) -> Sequence[ContextItem]:
+        if item.level == 0 or not item.chunk_id.startswith("node:"):
+            return ()
+        node = self.tree.node(int(item.chunk_id[5:]))
+        if not node.doc_id:
+            return ()
+        chunks = self.store.doc_chunks(
+            node.doc_id, node.chunk_start, min(node.chunk_end, node.chunk_start + 300)
+        )
+        return [chunk_item(c, 0.0) for c in chunks]
+
+    def locate(self, item: ContextItem, start: int, end: int) -> Locator:
+        if item.level > 0:
+            return item.locator
+        try:
+            stored = self.store.chunk(item.chunk_id)
+        except Exception:
+            return item.locator
+        chunk = Chunk(
+            stored.doc_id,
+            stored.ordinal,
+            stored.text,
+            stored.n_tokens,
+            stored.locator,
+            stored.overlap,
+        )
+        try:
+            return locate(
+                chunk, start, end, load_segments(stored.segments_json, doc_id=stored.doc_id)
+            )
+        except ValueError:
+            return item.locator
+
+
+def _owner(nodes: Sequence[SummaryNode], ordinal: int) -> int:
+    """Id of the level-1 node covering chunk `ordinal` (-1: none yet)."""
+    return next((n.id for n in nodes if n.chunk_start <= ordinal <= n.chunk_end), -1)
+
+
+def _doc_order(doc_ids: Sequence[str]) -> Callable[[SummaryNode], tuple[int, int, int]]:
+    rank = {d: i for i, d in enumerate(doc_ids)}
+    return lambda n: (-1 if not n.doc_id else rank.get(n.doc_id, 0), -n.level, n.chunk_start)
+
+
+_NAME_WORD = re.compile(r"[a-z0-9]{3,}")
+_GENERIC = frozenset(
+    "pdf docx txt md the and agreement contract document file copy final draft version".split()
+)
+
+
+def _mentioned_docs(question: str, names: dict[str, str]) -> list[str]:
+    """Documents the question names (by a distinctive word of the file name)."""
+    q = set(_NAME_WORD.findall(question.lower()))
+    out = []
+    for doc_id, name in names.items():
+        stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+        words = set(_NAME_WORD.findall(stem)) - _GENERIC
+        if words and words & q:
+            out.append(doc_id)
+    return out if len(out) < len(names) or len(names) == 1 else []
