@@ -3,8 +3,9 @@ distinctive facts on each page (term on p. 1, fees on p. 2, termination and law 
 
     python assets/sample/make_sample.py            # writes assets/sample/services-agreement.pdf
 
-The PDF is built by hand (Helvetica, WinAnsi text, no dependencies) so the bytes are the same on
-every machine and the file stays a few KB.
+The PDF is built by the repository's one minimal PDF writer (tests/support/pdf.py: Helvetica,
+WinAnsi text, no dependencies), so the bytes are the same on every machine and the file stays a
+few KB.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from __future__ import annotations
 import sys
 import textwrap
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from a checkout
+
+from tests.support.pdf import pdf_document, pdf_string
 
 TITLE = "MASTER SERVICES AGREEMENT"
 
@@ -100,80 +105,32 @@ PAGES: list[list[tuple[str | None, str]]] = [
 ]
 
 
-def _escape(text: str) -> bytes:
-    raw = text.encode("cp1252", errors="replace")
-    return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-
-
 def _page_ops(index: int, blocks: list[tuple[str | None, str]]) -> bytes:
     """Content stream of one page: title (first page), headings in bold, wrapped paragraphs."""
     ops = [b"BT"]
     y = 720
     if index == 0:
-        ops.append(b"/F2 16 Tf 1 0 0 1 72 %d Tm (%s) Tj" % (y, _escape(TITLE)))
+        ops.append(b"/F2 16 Tf 1 0 0 1 72 %d Tm %s Tj" % (y, pdf_string(TITLE)))
         y -= 34
     for heading, paragraph in blocks:
         if heading:
-            ops.append(b"/F2 12 Tf 1 0 0 1 72 %d Tm (%s) Tj" % (y, _escape(heading)))
+            ops.append(b"/F2 12 Tf 1 0 0 1 72 %d Tm %s Tj" % (y, pdf_string(heading)))
             y -= 17
         ops.append(b"/F1 11 Tf")
         for line in textwrap.wrap(paragraph, width=86):
-            ops.append(b"1 0 0 1 72 %d Tm (%s) Tj" % (y, _escape(line)))
+            ops.append(b"1 0 0 1 72 %d Tm %s Tj" % (y, pdf_string(line)))
             y -= 15
         y -= 12
     footer = f"Harbor Lane / Cobalt Peak - Master Services Agreement - page {index + 1} of 3"
-    ops.append(b"/F1 8 Tf 1 0 0 1 72 40 Tm (%s) Tj" % _escape(footer))
+    ops.append(b"/F1 8 Tf 1 0 0 1 72 40 Tm %s Tj" % pdf_string(footer))
     ops.append(b"ET")
     return b"\n".join(ops) + b"\n"
 
 
 def pdf_bytes() -> bytes:
     """The sample agreement as PDF bytes (deterministic)."""
-    objects: list[bytes] = []
-
-    def add(body: bytes) -> int:
-        objects.append(body)
-        return len(objects)
-
-    catalog = add(b"")
-    pages_obj = add(b"")
-    regular = add(
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-    )
-    bold = add(
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>"
-    )
-    kids = []
-    for index, blocks in enumerate(PAGES):
-        content = _page_ops(index, blocks)
-        stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream")
-        kids.append(
-            add(
-                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                b"/Resources << /Font << /F1 %d 0 R /F2 %d 0 R >> >> >>"
-                % (pages_obj, stream, regular, bold)
-            )
-        )
-    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj
-    objects[pages_obj - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % k for k in kids),
-        len(kids),
-    )
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        catalog,
-        xref,
-    )
-    return bytes(out)
+    contents = [_page_ops(index, blocks) for index, blocks in enumerate(PAGES)]
+    return pdf_document(contents, fonts={"F1": "Helvetica", "F2": "Helvetica-Bold"})
 
 
 def main(argv: list[str]) -> int:

@@ -15,8 +15,9 @@ folders, and returns that path. They are deterministic (same arguments, same byt
     make_lying_zip(path)                                     header declares less than it holds
     make_repo(path)                                          a small codebase (see its docstring)
 
-PDFs come from a minimal PDF writer (`pdf_bytes`): Helvetica text in WinAnsi encoding, so page
-text must be Latin-1 (other characters become '?'); a '\\n' in a page string starts a new line.
+PDFs come from the repository's one minimal PDF writer (`tests.support.pdf`, wrapped by
+`pdf_bytes` here): Helvetica text in WinAnsi encoding, so page text must be Latin-1 (other
+characters become '?'); a '\\n' in a page string starts a new line.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from tests.support.pdf import pdf_document, pdf_string
 
 __all__ = [
     "REPO_FILES",
@@ -62,20 +65,6 @@ def _prepare(path: Path) -> Path:
 # --- PDF ------------------------------------------------------------------------------------
 
 
-def _pdf_string(text: str) -> bytes:
-    """A PDF literal string for `text` in WinAnsi (cp1252) encoding, escaped, ASCII-only."""
-    out = bytearray(b"(")
-    for byte in text.encode("cp1252", errors="replace"):
-        if byte in b"()\\":
-            out += b"\\" + bytes([byte])
-        elif 32 <= byte < 127:
-            out.append(byte)
-        else:
-            out += b"\\%03o" % byte
-    out += b")"
-    return bytes(out)
-
-
 def _text_ops(text: str, font_size: int) -> bytes:
     if not text:
         return b""
@@ -84,7 +73,7 @@ def _text_ops(text: str, font_size: int) -> bytes:
     for i, line in enumerate(lines):
         if i:
             ops.append(b"T*")
-        ops.append(_pdf_string(line) + b" Tj")
+        ops.append(pdf_string(line) + b" Tj")
     ops.append(b"ET")
     return b"\n".join(ops) + b"\n"
 
@@ -97,54 +86,12 @@ def pdf_bytes(
     Pages whose 0-based index is in `image_pages` also draw an 8x8 grey image XObject, so
     `pdf_bytes([""], image_pages={0})` is a scanned-looking page with no text layer.
     """
-    objects: list[bytes] = []
-
-    def add(body: bytes) -> int:
-        objects.append(body)
-        return len(objects)
-
-    catalog = add(b"")  # filled in below, once the page tree's number is known
-    pages_obj = add(b"")
-    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    pixels = bytes((x * 32 + y * 4) % 256 for y in range(8) for x in range(8))
-    image = add(
-        b"<< /Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray "
-        b"/BitsPerComponent 8 /Length %d >>\nstream\n" % len(pixels) + pixels + b"\nendstream"
+    contents = [_text_ops(text, font_size) for text in pages]
+    for index in image_pages:
+        contents[index] += b"q 300 0 0 300 72 300 cm /Im1 Do Q\n"
+    return pdf_document(
+        contents, fonts={"F1": "Helvetica"}, image=True, image_pages=set(image_pages)
     )
-    kids = []
-    for index, text in enumerate(pages):
-        content = _text_ops(text, font_size)
-        if index in image_pages:
-            content += b"q 300 0 0 300 72 300 cm /Im1 Do Q\n"
-        xobjects = b" /XObject << /Im1 %d 0 R >>" % image if index in image_pages else b""
-        stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream")
-        kids.append(
-            add(
-                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                b"/Resources << /Font << /F1 %d 0 R >>%s >> >>"
-                % (pages_obj, stream, font, xobjects)
-            )
-        )
-    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj
-    objects[pages_obj - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % k for k in kids),
-        len(kids),
-    )
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        catalog,
-        xref,
-    )
-    return bytes(out)
 
 
 def make_pdf(
