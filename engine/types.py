@@ -5,7 +5,7 @@ shapes of DESIGN.md's `ask --json`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ingest.types import Locator
 
@@ -14,6 +14,8 @@ __all__ = [
     "Citation",
     "ContextItem",
     "DocumentInfo",
+    "ItemKind",
+    "ItemRef",
     "Message",
     "Note",
     "Session",
@@ -90,12 +92,55 @@ class StoredChunk:
     segments_json: str = "[]"
 
 
+ItemKind = Literal["chunk", "node"]
+
+_NODE_PREFIX = "node:"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """What a context item or a citation rests on: a chunk (by its chunk id) or a summary
+    node (by its node id, as text). `key` is its form in JSON ("node:12" for a node, the
+    bare chunk id for a chunk, as `tomes ask --json` and saved answers have always had it);
+    `parse` reads that form back."""
+
+    kind: ItemKind
+    id: str
+
+    @classmethod
+    def chunk(cls, chunk_id: str) -> ItemRef:
+        return cls("chunk", chunk_id)
+
+    @classmethod
+    def node(cls, node_id: int) -> ItemRef:
+        return cls("node", str(node_id))
+
+    @classmethod
+    def parse(cls, key: str) -> ItemRef:
+        """The ref written as `key` (chunk ids are a document hash prefix and an ordinal, so
+        they never start with "node:")."""
+        if key.startswith(_NODE_PREFIX):
+            return cls.node(int(key[len(_NODE_PREFIX) :]))
+        return cls.chunk(key)
+
+    @property
+    def key(self) -> str:
+        return f"{_NODE_PREFIX}{self.id}" if self.kind == "node" else self.id
+
+    @property
+    def node_id(self) -> int:
+        """The node's id (ValueError for a chunk)."""
+        if self.kind != "node":
+            raise ValueError(f"{self.key!r} is a chunk, not a summary node")
+        return int(self.id)
+
+
 @dataclass(frozen=True, slots=True)
 class ContextItem:
     """One item packed into an answer's context: a chunk (level 0) or a summary node (level ≥ 1)."""
 
     key: str  # the minted citation key, e.g. "c3"
-    chunk_id: str  # chunk id, or "node:<id>" for a summary
+    chunk_id: str  # `ref.key`: the chunk id, or "node:<id>" for a summary (the JSON form)
     document: str
     locator: Locator
     text: str
@@ -103,6 +148,11 @@ class ContextItem:
     level: int = 0
     score: float = 0.0
     doc_id: str = ""
+
+    @property
+    def ref(self) -> ItemRef:
+        """What the item is, typed: a chunk or a summary node."""
+        return ItemRef.parse(self.chunk_id)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,13 +171,18 @@ class Citation:
     """A minted key the answer used, resolved to where it came from."""
 
     key: str
-    chunk_id: str
+    chunk_id: str  # `ref.key`, as in `ContextItem.chunk_id`
     document: str
     locator: Locator
     quote: str = ""  # the exact source text the claim rests on (highlighted in the viewer)
     verified: bool = True
     doc_id: str = ""
     origin: str = "model"  # "model": the model's own key; "matched": Tomes found the source
+
+    @property
+    def ref(self) -> ItemRef:
+        """The chunk or summary node the citation rests on, typed."""
+        return ItemRef.parse(self.chunk_id)
 
     def label(self) -> str:
         loc = self.locator.label()

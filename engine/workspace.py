@@ -26,7 +26,7 @@ from engine.qa.retrieve import HybridRetriever, Modes
 from engine.review.export import collect, write_report
 from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings
-from engine.store import ProjectStore
+from engine.store import ProjectStore, vectors
 from engine.store.chats import ChatLog
 from engine.store.projects import Project, Projects
 from engine.types import Answer, ContextItem, DocumentInfo, SummaryNode
@@ -286,11 +286,7 @@ class Workspace:
                 from engine.index.embed.pending import pending
 
                 to_embed = pending(store, embedder.model_id)
-                embedded = int(
-                    store.db.execute(
-                        "SELECT count(*) FROM embeddings WHERE model = ?", [embedder.model_id]
-                    ).fetchone()[0]
-                )
+                embedded = vectors.count_vectors(store, embedder.model_id)
         return IndexStatus(embedded, to_embed, status)
 
     def job(self, project: Project) -> JobState:

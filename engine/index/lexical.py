@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import Cancelled
-from engine.store import ProjectStore
+from engine.store import documents
+from engine.store.db import ProjectStore
 
 __all__ = ["STOPWORDS", "LexicalIndex", "analyze"]
 
@@ -63,9 +64,7 @@ def analyze(text: str) -> tuple[list[str], list[str]]:
 
 def _stamp(store: ProjectStore) -> str:
     """Identity of the current set of chunks (changes when documents come or go)."""
-    n, top, total = store.db.execute(
-        "SELECT count(*), coalesce(max(rowid), 0), coalesce(sum(rowid), 0) FROM chunks"
-    ).fetchone()
+    n, top, total = documents.chunk_stamp(store)
     return f"v{VERSION}:{n}:{top}:{total}"
 
 
@@ -107,7 +106,7 @@ class LexicalIndex:
         """(Re)build both indexes, yielding (chunks done, total). Written to a temporary
         folder and swapped in atomically: a crash leaves the previous index (or none)."""
         stamp = _stamp(store)
-        total = int(store.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        total = documents.count_chunks(store)
         vocabs: dict[str, dict[str, int]] = {v: {} for v in VARIANTS}
         terms = {v: array("i") for v in VARIANTS}
         chunks_of = {v: array("i") for v in VARIANTS}
@@ -116,19 +115,11 @@ class LexicalIndex:
         chunk_ids: list[str] = []
         doc_codes = array("i")
         doc_index: dict[str, int] = {}
-        after = -1
         yield 0, total
-        while True:
+        for rows in documents.chunk_pages(store, page=_PAGE):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("keyword index build stopped; it restarts with the next indexing")
-            rows = store.db.execute(
-                "SELECT rowid, id, doc_id, text FROM chunks WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                [after, _PAGE],
-            ).fetchall()
-            if not rows:
-                break
-            after = rows[-1][0]
-            for _, chunk_id, doc_id, text in rows:
+            for chunk_id, doc_id, text in rows:
                 n = len(chunk_ids)
                 chunk_ids.append(chunk_id)
                 doc_codes.append(doc_index.setdefault(doc_id, len(doc_index)))

@@ -5,13 +5,13 @@ highlighted when the original file is still where it was added."""
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import StoreError
 from engine.qa.citations import find_quote
-from engine.store import ProjectStore
+from engine.store import documents
+from engine.store.db import ProjectStore
 from engine.types import DocumentInfo
 from ingest.types import Locator
 
@@ -94,7 +94,7 @@ def open_source(
     # text, markdown, code: the cited lines with some context around them
     start = locator.line_start or 1
     end = locator.line_end or start
-    lines = _lines(store, doc_id, max(1, start - _CONTEXT_LINES), end + _CONTEXT_LINES)
+    lines = documents.lines(store, doc_id, max(1, start - _CONTEXT_LINES), end + _CONTEXT_LINES)
     if not lines:
         raise StoreError(f"{doc.name} has no lines {start}-{end}")
     first = lines[0][0]
@@ -105,28 +105,6 @@ def open_source(
     highlights = _highlight(text, quote) or ((cited_from, cited_to),)
     title = f"{doc.name} · {Locator(line_start=start, line_end=end).label()}"
     return SourceView(doc.name, doc.kind, title, text, highlights, first_line=first)
-
-
-def _lines(store: ProjectStore, doc_id: str, lo: int, hi: int) -> list[tuple[int, str]]:
-    """(line number, line text incl. newline) for lines lo..hi, from the stored blocks."""
-    rows = store.db.execute(
-        "SELECT text, line_start FROM blocks "
-        "WHERE doc_id = ? AND line_end >= ? AND line_start <= ? ORDER BY ordinal",
-        [doc_id, lo, hi],
-    ).fetchall()
-    out: list[tuple[int, str]] = []
-    for text, line_start in rows:
-        number = line_start
-        for piece in re.split(r"(?<=\n)", text):
-            if not piece:
-                continue
-            if out and out[-1][0] == number and not out[-1][1].endswith("\n"):
-                out[-1] = (number, out[-1][1] + piece)  # a long line split across blocks
-            elif lo <= number <= hi:
-                out.append((number, piece))
-            if piece.endswith("\n"):
-                number += 1
-    return out
 
 
 def _line_offsets(lines: list[str]) -> list[int]:

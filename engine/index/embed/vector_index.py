@@ -4,12 +4,14 @@ and refreshed incrementally from the `embeddings` table."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.index.embed import F32
+from engine.store import vectors
+from engine.types import ItemKind
 
 if TYPE_CHECKING:
     from engine.store.db import ProjectStore
@@ -65,18 +67,14 @@ class VectorIndex:
     def refresh(self) -> None:
         """Bring the in-memory matrix up to date with the table (cheap when nothing changed:
         one PRAGMA)."""
-        conn = self._store.db.conn
-        stamp = (int(conn.execute("PRAGMA data_version").fetchone()[0]), conn.total_changes)
+        stamp = vectors.data_stamp(self._store)
         if stamp == self._stamp:
             return
         with self._store.snapshot():  # one consistent view for the counts and the rows
-            count, top = self._store.db.execute(
-                "SELECT count(*), coalesce(max(rowid), 0) FROM embeddings WHERE model = ?",
-                [self._model_id],
-            ).fetchone()
+            count, top = vectors.model_extent(self._store, self._model_id)
             if count != self._n or top != self._max_rowid:
                 self._reserve(count)
-                self._load("rowid > ?", [self._max_rowid])
+                self._load(after=self._max_rowid)
                 if self._n != count:  # rows were deleted or replaced meanwhile
                     self._reconcile()
                 self._max_rowid = int(top)
@@ -97,18 +95,14 @@ class VectorIndex:
             grown[: self._n] = self._matrix[: self._n]
             self._matrix = grown
 
-    def _load(self, where: str, args: list[Any]) -> int:
-        """Append the rows matching `where`, one keyset page at a time; returns how many."""
+    def _load(self, *, after: int = -1, rowids: Sequence[int] | None = None) -> int:
+        """Append the vectors after rowid `after` (or those among `rowids`), one page at a
+        time; returns how many."""
         added = 0
-        after = -1
         while True:
-            # `+model`: walk the table in rowid order instead of the (model, kind) index,
-            # so each page is a range scan, not a sort of every row of the model.
-            rows = self._store.db.execute(
-                f"SELECT rowid, kind, ref, dim, vector, doc_id FROM embeddings WHERE +model = ? "
-                f"AND {where} AND rowid > ? ORDER BY rowid LIMIT ?",
-                [self._model_id, *args, after, 4096],
-            ).fetchall()
+            rows = vectors.vector_page(
+                self._store, self._model_id, after=after, limit=4096, rowids=rowids
+            )
             if not rows:
                 return added
             after = rows[-1][0]
@@ -134,15 +128,7 @@ class VectorIndex:
 
     def _reconcile(self) -> None:
         """Rows were deleted (or replaced): keep the loaded rows still present, load the rest."""
-        present = np.fromiter(
-            (
-                r[0]
-                for r in self._store.db.execute(
-                    "SELECT rowid FROM embeddings WHERE model = ?", [self._model_id]
-                )
-            ),
-            dtype=np.int64,
-        )
+        present = np.asarray(vectors.vector_rowids(self._store, self._model_id), dtype=np.int64)
         keep = np.flatnonzero(np.isin(self._rowids[: self._n], present))
         n = len(keep)
         self._matrix[:n] = self._matrix[keep]
@@ -153,8 +139,7 @@ class VectorIndex:
         self._n = n
         missing = np.setdiff1d(present, self._rowids[:n], assume_unique=True)
         for start in range(0, len(missing), _SCAN_PAGE):
-            part = [int(x) for x in missing[start : start + _SCAN_PAGE]]
-            self._load(f"rowid IN ({','.join('?' * len(part))})", part)
+            self._load(rowids=[int(x) for x in missing[start : start + _SCAN_PAGE]])
 
     # -- searching
     def search(
@@ -215,19 +200,10 @@ class VectorIndex:
             out[a : a + step] = self._matrix[a : min(a + step, self._n)].astype(np.float32) @ q
         return out
 
-    def _existing(self, hits: list[tuple[str, str, float]]) -> set[tuple[str, str]]:
-        alive: set[tuple[str, str]] = set()
+    def _existing(self, hits: list[tuple[str, str, float]]) -> set[tuple[ItemKind, str]]:
         chunk_refs = [ref for kind, ref, _ in hits if kind == "chunk"]
         node_refs = [int(ref) for kind, ref, _ in hits if kind == "node"]
-        for kind, refs, sql in (
-            ("chunk", chunk_refs, "SELECT id FROM chunks WHERE id IN ({})"),
-            ("node", node_refs, "SELECT id FROM nodes WHERE id IN ({})"),
-        ):
-            for start in range(0, len(refs), _SCAN_PAGE):
-                part = refs[start : start + _SCAN_PAGE]
-                q = sql.format(",".join("?" * len(part)))
-                alive.update((kind, str(r[0])) for r in self._store.db.execute(q, part))
-        return alive
+        return vectors.existing(self._store, chunk_refs, node_refs)
 
 
 def _top(scores: F32, n: int) -> npt.NDArray[np.intp]:
