@@ -29,7 +29,7 @@ from engine.settings import Settings
 from engine.store import ProjectStore, vectors
 from engine.store.chats import ChatLog
 from engine.store.projects import Project, Projects
-from engine.types import Answer, ContextItem, DocumentInfo, SummaryNode
+from engine.types import Answer, ContextItem, DocumentInfo, ItemKind, SummaryNode
 from ingest.types import Locator
 
 __all__ = ["IndexStatus", "Workspace"]
@@ -76,7 +76,7 @@ class _Dense:
 
     def search(
         self, question: str, *, k: int, doc_ids: Sequence[str] | None = None
-    ) -> list[tuple[str, str, float]]:
+    ) -> list[tuple[ItemKind, str, float]]:
         from engine.index.embed import embed_query
 
         query = embed_query(self.embedder, question)

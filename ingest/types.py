@@ -206,6 +206,12 @@ class Chunk:
         """Stable id: the document hash prefix and the chunk's position."""
         return f"{self.doc_id[:16]}:{self.ordinal}"
 
+    @staticmethod
+    def split_id(chunk_id: str) -> tuple[str, int]:
+        """(document hash prefix, ordinal) of a chunk id made by `Chunk.id`."""
+        prefix, _, ordinal = chunk_id.rpartition(":")
+        return prefix, int(ordinal)
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from engine.llm.prompts import item_header
-from engine.types import ContextItem, StoredChunk, SummaryNode
+from engine.types import ContextItem, ItemRef, StoredChunk, SummaryNode
 
 __all__ = [
     "Count",
@@ -85,7 +85,7 @@ def chunk_item(chunk: StoredChunk, score: float) -> ContextItem:
 def node_item(node: SummaryNode, document: str, score: float = 0.0) -> ContextItem:
     return ContextItem(
         key="",
-        chunk_id=f"node:{node.id}",
+        chunk_id=ItemRef.node(node.id).key,
         document=document,
         locator=node.locator,
         text=node.text,

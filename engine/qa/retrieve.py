@@ -26,7 +26,7 @@ from engine.qa.intent import classify, is_identity
 from engine.qa.packing import Count, chunk_item, node_item, pack
 from engine.store import documents
 from engine.store.db import ProjectStore
-from engine.types import ContextItem, StoredChunk, SummaryNode
+from engine.types import ContextItem, ItemKind, ItemRef, StoredChunk, SummaryNode
 from ingest.chunking import load_segments, locate
 from ingest.types import Chunk, Locator
 
@@ -58,6 +58,8 @@ class Retriever:
         count: Callable[[str], int],
         exclude: frozenset[str],
     ) -> Retrieval:  # pragma: no cover - interface
+        """Context for `question` within `budget` tokens (measured by `count`), leaving out
+        the items whose `chunk_id` is in `exclude` (what the model already saw)."""
         raise NotImplementedError
 
     def leaves(self, item: ContextItem) -> Sequence[ContextItem]:
@@ -74,8 +76,8 @@ class DenseSearch(Protocol):
 
     def search(
         self, question: str, *, k: int, doc_ids: Sequence[str] | None = None
-    ) -> list[tuple[str, str, float]]:
-        """(kind 'chunk'|'node', ref, cosine) best first, optionally within documents."""
+    ) -> list[tuple[ItemKind, str, float]]:
+        """(kind, ref, cosine) best first, optionally within documents."""
         ...
 
 
@@ -153,7 +155,7 @@ class HybridRetriever(Retriever):
     ) -> list[ContextItem]:
         """Candidate chunks (and expanded nodes), best first, before packing."""
         n = self.candidates * (3 if broad else 1)
-        rankings: list[list[tuple[str, float]]] = []
+        rankings: list[list[tuple[ItemRef, float]]] = []
         chunk_hits: dict[str, StoredChunk] = {}
         if self.modes.bm25:
             ranked = None
@@ -161,19 +163,19 @@ class HybridRetriever(Retriever):
                 ranked = self.lexical.search(question, k=n, doc_ids=self.scope)
             if ranked is not None:  # stemmed and exact-word BM25 (engine/lexical.py)
                 for hits_ in ranked.values():
-                    rankings.append([(f"chunk:{cid}", score) for cid, score in hits_])
+                    rankings.append([(ItemRef.chunk(cid), score) for cid, score in hits_])
             else:  # not built yet: FTS5 answers from the moment ingest ends
                 hits = self.store.search(question, limit=n, doc_ids=self.scope)
                 chunk_hits.update((c.id, c) for c, _ in hits)
-                rankings.append([(f"chunk:{c.id}", score) for c, score in hits])
+                rankings.append([(ItemRef.chunk(c.id), score) for c, score in hits])
             if self.modes.tree:
                 nodes = self.tree.search(question, limit=n // 3, doc_ids=self.scope)
-                rankings.append([(f"node:{node.id}", score) for node, score in nodes])
+                rankings.append([(ItemRef.node(node.id), score) for node, score in nodes])
         if self.dense is not None:
             dense = self.dense.search(question, k=n, doc_ids=self.scope)
             rankings.append(
                 [
-                    (f"{kind}:{ref}", cos)
+                    (ItemRef(kind, ref), cos)
                     for kind, ref, cos in dense
                     if kind == "chunk" or self.modes.tree
                 ]
@@ -181,28 +183,23 @@ class HybridRetriever(Retriever):
         if self.fusion == "score":
             fused = score_fusion(rankings)
         else:
-            fused = rrf([[ident for ident, _ in r] for r in rankings], k=self.rrf_k)
+            fused = rrf([[ref for ref, _ in r] for r in rankings], k=self.rrf_k)
         ordered = sorted(fused.items(), key=lambda kv: -kv[1])
-        missing = [
-            ident[6:]
-            for ident, _ in ordered
-            if ident.startswith("chunk:") and ident[6:] not in chunk_hits
-        ]
+        missing = [ref.id for ref, _ in ordered if ref.kind == "chunk" and ref.id not in chunk_hits]
         for chunk in self.store.chunks(missing):
             chunk_hits[chunk.id] = chunk
         out: list[ContextItem] = []
         taken: set[str] = set(exclude)
         heads = self._heads(question, ordered) if not broad else []
-        for ident, score in ordered:
-            kind, _, ref = ident.partition(":")
-            if kind == "chunk":
-                hit = chunk_hits.get(ref)
+        for ref, score in ordered:
+            if ref.kind == "chunk":
+                hit = chunk_hits.get(ref.id)
                 if hit is not None and hit.id not in taken:
                     taken.add(hit.id)
                     out.append(chunk_item(hit, score))
                 continue
             try:
-                node = self.tree.node(int(ref))
+                node = self.tree.node(ref.node_id)
             except KeyError:
                 continue  # rewritten since it was embedded
             # Expand the summary into the original text it summarizes.
@@ -218,16 +215,16 @@ class HybridRetriever(Retriever):
             out.insert(min(1, len(out)), item)
         return out
 
-    def _heads(self, question: str, ordered: Sequence[tuple[str, float]]) -> list[StoredChunk]:
+    def _heads(self, question: str, ordered: Sequence[tuple[ItemRef, float]]) -> list[StoredChunk]:
         """First chunks of the documents an identity question is most likely about."""
         if not is_identity(question):
             return []
         doc_ids: list[str] = list(self.scope or [])[:2]
         if not doc_ids:
             prefixes = []
-            for ident, _ in ordered:
-                if ident.startswith("chunk:"):
-                    prefix = ident[6:].rsplit(":", 1)[0]
+            for ref, _ in ordered:
+                if ref.kind == "chunk":
+                    prefix, _ordinal = Chunk.split_id(ref.id)
                     if prefix not in prefixes:
                         prefixes.append(prefix)
                 if len(prefixes) == 2:
@@ -263,13 +260,15 @@ class HybridRetriever(Retriever):
             for queue in queues:
                 picked.extend(n for n in queue if n.level == level)
         items = [
-            node_item(n, self._document(n.doc_id)) for n in picked if f"node:{n.id}" not in exclude
+            node_item(n, self._document(n.doc_id))
+            for n in picked
+            if ItemRef.node(n.id).key not in exclude
         ]
         chosen = pack(items, budget, count=count, order="rank")
         position = {
-            f"node:{n.id}": i for i, n in enumerate(sorted(picked, key=_doc_order(doc_ids)))
+            ItemRef.node(n.id): i for i, n in enumerate(sorted(picked, key=_doc_order(doc_ids)))
         }
-        return sorted(chosen, key=lambda it: position.get(it.chunk_id, 0))
+        return sorted(chosen, key=lambda it: position.get(it.ref, 0))
 
     def groups(
         self, question: str, *, budget: int, count: Count, max_groups: int
@@ -285,7 +284,7 @@ class HybridRetriever(Retriever):
         for node in level1:
             spans.setdefault(node.doc_id, []).append(node)
         for item in ranked:
-            ordinal = int(item.chunk_id.rsplit(":", 1)[1])
+            _prefix, ordinal = Chunk.split_id(item.chunk_id)
             owner = _owner(spans.get(item.doc_id, ()), ordinal)
             by_group.setdefault((item.doc_id, owner), []).append(item)
         picked = list(by_group.values())[:max_groups]
@@ -293,7 +292,7 @@ class HybridRetriever(Retriever):
         next_key = 1
         for items in picked:
             chosen = pack(items, budget, count=count, order="rank")
-            chosen.sort(key=lambda it: int(it.chunk_id.rsplit(":", 1)[1]))  # reading order
+            chosen.sort(key=lambda it: Chunk.split_id(it.chunk_id)[1])  # reading order
             rekeyed = [
                 dataclasses.replace(it, key=f"c{next_key + i}") for i, it in enumerate(chosen)
             ]
@@ -304,9 +303,10 @@ class HybridRetriever(Retriever):
 
     # ---------------------------------------------------------------- citations
     def leaves(self, item: ContextItem) -> Sequence[ContextItem]:
-        if item.level == 0 or not item.chunk_id.startswith("node:"):
+        ref = item.ref
+        if item.level == 0 or ref.kind != "node":
             return ()
-        node = self.tree.node(int(item.chunk_id[5:]))
+        node = self.tree.node(ref.node_id)
         if not node.doc_id:
             return ()
         chunks = self.store.doc_chunks(

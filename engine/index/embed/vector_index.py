@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "VectorIndex"]
 
-KINDS = ("chunk", "node")
+KINDS: tuple[ItemKind, ...] = ("chunk", "node")
 _DEAD = 255  # a loaded vector whose chunk or node is gone
 _SCAN_PAGE = 512  # rows per keyset page when loading by rowid
 
@@ -147,9 +147,9 @@ class VectorIndex:
         query_vec: npt.ArrayLike,
         *,
         k: int,
-        kind: str | None = None,
+        kind: ItemKind | None = None,
         doc_ids: Sequence[str] | None = None,
-    ) -> list[tuple[str, str, float]]:
+    ) -> list[tuple[ItemKind, str, float]]:
         """The `k` stored vectors most similar to `query_vec`: (kind, ref, cosine), best first.
         `kind` = "chunk" or "node" restricts the search; `doc_ids` keeps only vectors of those
         documents. Rows whose chunk or node no longer exists are skipped (and remembered as
@@ -173,7 +173,7 @@ class VectorIndex:
             wanted = set(doc_ids)
             outside = np.fromiter((d not in wanted for d in self._docs[: self._n]), dtype=bool)
             scores[outside] = -np.inf
-        found: list[tuple[str, str, float]] = []
+        found: list[tuple[ItemKind, str, float]] = []
         want = k + 8
         while len(found) < k:
             top = _top(scores, want)
@@ -200,7 +200,7 @@ class VectorIndex:
             out[a : a + step] = self._matrix[a : min(a + step, self._n)].astype(np.float32) @ q
         return out
 
-    def _existing(self, hits: list[tuple[str, str, float]]) -> set[tuple[ItemKind, str]]:
+    def _existing(self, hits: list[tuple[ItemKind, str, float]]) -> set[tuple[ItemKind, str]]:
         chunk_refs = [ref for kind, ref, _ in hits if kind == "chunk"]
         node_refs = [int(ref) for kind, ref, _ in hits if kind == "node"]
         return vectors.existing(self._store, chunk_refs, node_refs)
