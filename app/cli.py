@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -328,12 +328,11 @@ def ask_cmd(
 def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
     """Build or extend the project's embeddings and summary tree (resumable: stop it any
     time with Ctrl-C and run it again to continue where it stopped)."""
-    from engine.index.indexer import PHASES
     from engine.workspace import Workspace
 
     workspace = Workspace(_settings(**_model_overrides(**model)))
     status = _Status(sys.stderr)
-    last_phase = ""
+    last_phase: str = ""
     started = time.perf_counter()
     try:
         proj = workspace.project(project)
@@ -342,7 +341,7 @@ def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
                 status.clear()
                 click.echo(f"{last_phase}: done", err=True)
             last_phase = step.phase
-            what = PHASES.get(step.phase, step.phase).lower()
+            what = step.phase.label.lower()
             status.show(f"{_bar(step.done, step.total)} {what}")
         status.clear()
         if last_phase:
@@ -371,7 +370,9 @@ def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
     "--answer", "answers", type=int, multiple=True, help="Also include this answer (message id)."
 )
 @_friendly
-def export_cmd(project: str, fmt: str, out: Path, answers: tuple[int, ...]) -> None:
+def export_cmd(
+    project: str, fmt: Literal["docx", "md"], out: Path, answers: tuple[int, ...]
+) -> None:
     """Export the project's notes (and chosen answers) with their citations."""
     from engine.review.export import collect, write_report
     from engine.store.chats import ChatLog

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from engine.errors import Cancelled
@@ -22,21 +23,29 @@ from ingest.sources import SourceLimits, iter_sources
 from ingest.tokens import cl100k
 from ingest.types import Block, Skipped, Source
 
-__all__ = ["FileEvent", "chunk_settings_from", "ingest_paths", "limits_from"]
+__all__ = ["FileEvent", "FileStatus", "chunk_settings_from", "ingest_paths", "limits_from"]
 
 log = logging.getLogger(__name__)
 
 
+class FileStatus(StrEnum):
+    """Where one file of an ingest batch is: being read, or how it ended."""
+
+    READING = "reading"
+    ADDED = "added"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class FileEvent:
-    """The state of one file in an ingest batch.
-
-    `status` is one of: reading, added, replaced, unchanged, skipped, failed. `done`/`total`
-    count files finished so far in the batch (for progress bars).
-    """
+    """The state of one file in an ingest batch. `done`/`total` count files finished so far
+    in the batch (for progress bars)."""
 
     name: str
-    status: str
+    status: FileStatus
     reason: str = ""
     done: int = 0
     total: int = 0
@@ -48,11 +57,11 @@ class FileEvent:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("added", "replaced", "unchanged")
+        return self.status in (FileStatus.ADDED, FileStatus.REPLACED, FileStatus.UNCHANGED)
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status == FileStatus.FAILED
 
 
 def limits_from(settings: Settings) -> SourceLimits:
@@ -103,14 +112,16 @@ def ingest_source(store: ProjectStore, source: Source, settings: Settings) -> Fi
         )
         outcome = store.add_document(document, pairs, seen)
     except IngestError as exc:
-        return FileEvent(source.name, "failed", exc.reason, seconds=time.perf_counter() - start)
+        return FileEvent(
+            source.name, FileStatus.FAILED, exc.reason, seconds=time.perf_counter() - start
+        )
     except MemoryError:
-        return FileEvent(source.name, "failed", "ran out of memory reading this file")
+        return FileEvent(source.name, FileStatus.FAILED, "ran out of memory reading this file")
     except Exception as exc:  # a reader bug must not take the batch down
         log.exception("unexpected error ingesting %s", source.name)
         return FileEvent(
             source.name,
-            "failed",
+            FileStatus.FAILED,
             f"unexpected error ({type(exc).__name__}: {exc}); please report it",
             seconds=time.perf_counter() - start,
         )
@@ -125,7 +136,7 @@ def ingest_source(store: ProjectStore, source: Source, settings: Settings) -> Fi
     reason = "; ".join(r for r in (reason, ocr) if r)
     return FileEvent(
         source.name,
-        outcome.status,
+        FileStatus(outcome.status),
         reason,
         n_chunks=outcome.n_chunks,
         n_pages=outcome.n_pages,
@@ -153,10 +164,10 @@ def ingest_paths(
                 f"ingest stopped after {done - 1} of {total} files; run it again to continue"
             )
         if isinstance(item, Skipped):
-            yield FileEvent(item.name, "skipped", item.reason, done=done, total=total)
+            yield FileEvent(item.name, FileStatus.SKIPPED, item.reason, done=done, total=total)
         elif isinstance(item, IngestError):
-            yield FileEvent(item.name, "failed", item.reason, done=done, total=total)
+            yield FileEvent(item.name, FileStatus.FAILED, item.reason, done=done, total=total)
         else:
-            yield FileEvent(item.name, "reading", done=done - 1, total=total)
+            yield FileEvent(item.name, FileStatus.READING, done=done - 1, total=total)
             event = ingest_source(store, item, settings)
             yield dataclasses.replace(event, done=done, total=total)

@@ -15,11 +15,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from engine.errors import SettingsError
 
 __all__ = [
+    "BackendName",
     "IngestSettings",
     "MemorySettings",
     "ModelSettings",
@@ -27,6 +28,9 @@ __all__ = [
     "Settings",
     "default_home",
 ]
+
+
+BackendName = Literal["llama.cpp", "torch", "openai", "fake"]
 
 
 def _f(default: Any, help: str, **rules: Any) -> Any:
@@ -37,7 +41,7 @@ def _f(default: Any, help: str, **rules: Any) -> Any:
 class ModelSettings:
     """Which model answers, and how it runs."""
 
-    backend: str = _f(
+    backend: Literal["llama.cpp", "torch", "openai", "fake"] = _f(
         "llama.cpp", "Model backend.", choices=("llama.cpp", "torch", "openai", "fake")
     )
     path: str = _f(
@@ -77,7 +81,7 @@ class RetrievalSettings:
     budget: int = _f(2048, "Context budget in tokens for an answer.", min=128, max=1_000_000)
     embeddings: bool = _f(True, "Use dense embeddings next to keyword (BM25) search.")
     candidates: int = _f(60, "Candidates taken from each retriever before fusion.", min=5, max=2000)
-    fusion: str = _f(
+    fusion: Literal["score", "rrf"] = _f(
         "score",
         "How keyword and dense rankings are combined: 'score' (normalized scores, keeps a rare "
         "name's lead) or 'rrf' (reciprocal ranks).",
@@ -95,7 +99,7 @@ class RetrievalSettings:
 class MemorySettings:
     """How the summary tree is built."""
 
-    mode: str = _f(
+    mode: Literal["extractive", "abstractive"] = _f(
         "extractive",
         "Level-1 summaries: 'extractive' (key sentences, no model) or 'abstractive' "
         "(model-written).",

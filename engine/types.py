@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ingest.types import Locator
+from ingest.types import DocKind, Locator
 
 __all__ = [
     "Answer",
@@ -17,7 +17,9 @@ __all__ = [
     "ItemKind",
     "ItemRef",
     "Message",
+    "MessageRole",
     "Note",
+    "Origin",
     "Session",
     "StoredChunk",
     "SummaryNode",
@@ -64,7 +66,7 @@ class DocumentInfo:
 
     id: str
     name: str
-    kind: str
+    kind: DocKind
     source_key: str
     size_bytes: int
     n_pages: int | None
@@ -93,6 +95,10 @@ class StoredChunk:
 
 
 ItemKind = Literal["chunk", "node"]
+#: Who attached a citation to its sentence: the model's own key, or Tomes, which found the
+#: sentence in a source the model did not cite ("matched").
+Origin = Literal["model", "matched"]
+MessageRole = Literal["user", "assistant"]
 
 _NODE_PREFIX = "node:"
 
@@ -177,7 +183,7 @@ class Citation:
     quote: str = ""  # the exact source text the claim rests on (highlighted in the viewer)
     verified: bool = True
     doc_id: str = ""
-    origin: str = "model"  # "model": the model's own key; "matched": Tomes found the source
+    origin: Origin = "model"
 
     @property
     def ref(self) -> ItemRef:
@@ -288,7 +294,7 @@ class Session:
 class Message:
     id: int
     session_id: int
-    role: str  # "user" | "assistant"
+    role: MessageRole
     text: str
     created_at: str
     answer_json: str | None = None  # the full Answer for assistant turns

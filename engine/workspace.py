@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import BackendUnavailable, StoreError, TomesError
-from engine.index.indexer import BackgroundIndexer, IndexProgress, JobState
+from engine.index.indexer import BackgroundIndexer, IndexProgress, JobState, Phase
 from engine.index.lexical import LexicalIndex
 from engine.index.tree.build import TreeStatus, build_tree, tree_status
 from engine.index.tree.read import TreeReader
 from engine.index.tree.summarize import ExtractiveSummarizer, ModelSummarizer
-from engine.intake import FileEvent, ingest_paths
+from engine.intake import FileEvent, FileStatus, ingest_paths
 from engine.llm.backends import model_identity
 from engine.llm.models import ModelManager
 from engine.qa.answer import AnswerStream, ask
 from engine.qa.retrieve import HybridRetriever, Modes
-from engine.review.export import collect, write_report
+from engine.review.export import ReportFormat, collect, write_report
 from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings
 from engine.store import ProjectStore, vectors
@@ -178,7 +178,7 @@ class Workspace:
         try:
             with project.open() as store:
                 for event in ingest_paths(store, paths, settings, cancel=cancel):
-                    changed = changed or event.status in ("added", "replaced")
+                    changed = changed or event.status in (FileStatus.ADDED, FileStatus.REPLACED)
                     yield event
         finally:
             # also when the caller stops early: index what was added
@@ -243,7 +243,7 @@ class Workspace:
         lexical = self.lexical(store.path.parent)
         if not lexical.is_current(store):
             for done, total in lexical.build(store, cancel=cancel):
-                yield IndexProgress("keywords", done, total)
+                yield IndexProgress(Phase.KEYWORDS, done, total)
 
     def _index_steps(
         self, project: Project, cancel: threading.Event, *, tree: bool | None = None
@@ -259,19 +259,19 @@ class Workspace:
                     from engine.index.embed.pending import embed_pending
 
                     for done, total in embed_pending(store, embedder, cancel=cancel):
-                        yield IndexProgress("embeddings", done, total)
+                        yield IndexProgress(Phase.EMBEDDINGS, done, total)
             if tree:
                 summarizer = self.summarizer(settings)
                 for p in build_tree(
                     store, summarizer, fanout=settings.memory.fanout, cancel=cancel
                 ):
-                    yield IndexProgress("tree", p.done, p.total)
+                    yield IndexProgress(Phase.TREE, p.done, p.total)
             # the tree's new nodes need vectors too
             if settings.retrieval.embeddings and self._embedder is not None:
                 from engine.index.embed.pending import embed_pending
 
                 for done, total in embed_pending(store, self._embedder, cancel=cancel):
-                    yield IndexProgress("embeddings", done, total)
+                    yield IndexProgress(Phase.EMBEDDINGS, done, total)
 
     def index_status(self, project: Project) -> IndexStatus:
         settings = self.settings_for(project)
@@ -420,7 +420,7 @@ class Workspace:
         project: Project,
         target: Path,
         *,
-        fmt: str,
+        fmt: ReportFormat,
         message_ids: Sequence[int] = (),
         note_ids: Sequence[int] | None = None,
     ) -> tuple[Path, int]:

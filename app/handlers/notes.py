@@ -3,7 +3,7 @@ and exporting a report of chosen notes and answers."""
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import gradio as gr
 
@@ -100,7 +100,7 @@ class NotesHandlers(HandlerBase):
     ) -> tuple[Any, Any]:
         """Write the report. Outputs: download file, status line."""
         proj = self._project(project)
-        kind = fmt if fmt in ("docx", "md") else "docx"
+        kind: Literal["docx", "md"] = "md" if fmt == "md" else "docx"
         stamp = datetime.now().strftime("%Y-%m-%d-%H%M%S")
         target = self.exports_dir / f"{_safe_filename(proj.name)}-report-{stamp}.{kind}"
         written, sections = self.ws.export_report(

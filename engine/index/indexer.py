@@ -13,27 +13,41 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 
 from engine.errors import Cancelled, TomesError
 from engine.store.projects import Project
 
-__all__ = ["PHASES", "BackgroundIndexer", "IndexProgress", "JobState"]
+__all__ = ["BackgroundIndexer", "IndexProgress", "JobState", "Phase"]
 
 log = logging.getLogger(__name__)
 
 
-PHASES = {
-    "keywords": "Indexing keywords",
-    "embeddings": "Embedding passages",
-    "tree": "Building the summary tree",
+class Phase(StrEnum):
+    """A step of indexing, in the order they run."""
+
+    KEYWORDS = "keywords"
+    EMBEDDINGS = "embeddings"
+    TREE = "tree"
+
+    @property
+    def label(self) -> str:
+        """What the step does, for progress lines."""
+        return _LABELS[self]
+
+
+_LABELS = {
+    Phase.KEYWORDS: "Indexing keywords",
+    Phase.EMBEDDINGS: "Embedding passages",
+    Phase.TREE: "Building the summary tree",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class IndexProgress:
-    """One step of indexing: `phase` is 'keywords', 'embeddings' or 'tree'."""
+    """One step of indexing: `done` of `total` items of `phase`."""
 
-    phase: str
+    phase: Phase
     done: int
     total: int
 
@@ -43,7 +57,7 @@ class JobState:
     """What the background job of one project is doing (for the UI's status line)."""
 
     running: bool = False
-    phase: str = ""
+    phase: Phase | None = None
     done: int = 0
     total: int = 0
     error: str = ""

@@ -20,7 +20,7 @@ from engine.llm.backends import Backend, ChatMessage, GenerationParams, TokenStr
 from engine.llm.models import ModelManager
 from engine.llm.prompts import NOT_FOUND, answer_preamble, list_preamble, question_message
 from engine.qa.citations import KEY_RE, resolve_citations
-from engine.qa.intent import classify
+from engine.qa.intent import Route, classify
 from engine.qa.retrieve import Retrieval, Retriever
 from engine.settings import Settings
 from engine.types import Answer, ContextItem, Timings, Usage
@@ -66,7 +66,7 @@ def _plan_list(
     cannot group (then the question is answered like any other)."""
     groups_of = getattr(retriever, "groups", None)
     route = getattr(retriever, "route", None) or classify(question)
-    if groups_of is None or route != "list":
+    if groups_of is None or route != Route.LIST:
         return None
     groups = groups_of(
         question,
@@ -212,7 +212,7 @@ def _plan(
 def _summary(question: str) -> bool:
     """Whether a question asks for a summary or overview (answered as cited prose). From the
     question's words alone, so replaying a thread rebuilds each turn token for token."""
-    return classify(question) == "global"
+    return classify(question) == Route.GLOBAL
 
 
 class AnswerStream:

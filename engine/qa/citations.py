@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from engine.types import Citation, ContextItem
+from engine.types import Citation, ContextItem, Origin
 from ingest.types import Locator
 
 __all__ = ["KEY_RE", "find_quote", "normalize_with_map", "resolve_citations"]
@@ -187,7 +187,7 @@ def _cite(
     key: str,
     item: ContextItem,
     support: _Support,
-    origin: str,
+    origin: Origin,
     quote: str,
     locate: Locate | None,
 ) -> Citation:

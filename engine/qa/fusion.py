@@ -4,9 +4,13 @@ min-max normalized scores."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-__all__ = ["rrf", "score_fusion"]
+__all__ = ["Fusion", "rrf", "score_fusion"]
+
+#: "score": min-max normalized scores, summed (keeps how far ahead a list's best item is);
+#: "rrf": reciprocal ranks.
+Fusion = Literal["score", "rrf"]
 
 Id = TypeVar("Id", bound=Hashable)
 

@@ -5,8 +5,21 @@ one; and whether it asks about a document's identity (its title, parties, dates)
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
-__all__ = ["classify", "is_identity"]
+__all__ = ["Route", "classify", "is_identity"]
+
+
+class Route(StrEnum):
+    """How a question is answered: from the best passages (`SPECIFIC`), from every part that
+    lists something (`LIST`, a map over the corpus), or from the top of the summary tree
+    (`GLOBAL`, `COMPARE`)."""
+
+    SPECIFIC = "specific"
+    LIST = "list"
+    GLOBAL = "global"
+    COMPARE = "compare"
+
 
 _GLOBAL = re.compile(
     r"\b(summari[sz]e|summary|overview|outline|gist|main (points|themes|ideas|topics)|"
@@ -36,15 +49,15 @@ _IDENTITY = re.compile(
 )
 
 
-def classify(question: str) -> str:
-    """'compare' | 'global' | 'list' | 'specific' (cheap patterns; misroutes only cost recall)."""
+def classify(question: str) -> Route:
+    """The question's route (cheap patterns; a misroute only costs recall)."""
     if _COMPARE.search(question):
-        return "compare"
+        return Route.COMPARE
     if _GLOBAL.search(question):
-        return "global"
+        return Route.GLOBAL
     if _LIST.search(question):
-        return "list"
-    return "specific"
+        return Route.LIST
+    return Route.SPECIFIC
 
 
 def is_identity(question: str) -> bool:

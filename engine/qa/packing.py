@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from engine.llm.prompts import item_header
 from engine.types import ContextItem, ItemRef, StoredChunk, SummaryNode
 
 __all__ = [
     "Count",
+    "Order",
     "chunk_item",
     "edge_order",
     "node_item",
@@ -27,6 +28,9 @@ __all__ = [
 ]
 
 Count = Callable[[str], int]
+#: How packed items are ordered: best at both ends ("edges", lost-in-the-middle), in reading
+#: order ("document"), or best first ("rank").
+Order = Literal["edges", "document", "rank"]
 
 T = TypeVar("T")
 
@@ -58,7 +62,7 @@ def to_items(
     budget: int,
     *,
     count: Count | None = None,
-    order: str = "edges",
+    order: Order = "edges",
 ) -> list[ContextItem]:
     """Mint keys for ranked chunks and pack them into `budget` tokens (header included).
 
@@ -101,7 +105,7 @@ def pack(
     budget: int,
     *,
     count: Count | None = None,
-    order: str = "edges",
+    order: Order = "edges",
     headers: bool = True,
 ) -> list[ContextItem]:
     """Choose the best items that fit, mint keys c1… in rank order, then order them.

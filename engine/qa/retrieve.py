@@ -21,9 +21,9 @@ from typing import Protocol
 
 from engine.index.lexical import LexicalIndex
 from engine.index.tree.read import TreeReader
-from engine.qa.fusion import rrf, score_fusion
-from engine.qa.intent import classify, is_identity
-from engine.qa.packing import Count, chunk_item, node_item, pack
+from engine.qa.fusion import Fusion, rrf, score_fusion
+from engine.qa.intent import Route, classify, is_identity
+from engine.qa.packing import Count, Order, chunk_item, node_item, pack
 from engine.store import documents
 from engine.store.db import ProjectStore
 from engine.types import ContextItem, ItemKind, ItemRef, StoredChunk, SummaryNode
@@ -104,13 +104,13 @@ class HybridRetriever(Retriever):
         notices: Sequence[str] = (),
         scope: Sequence[str] | None = None,
         lexical: LexicalIndex | None = None,
-        route: str | None = None,
-        fusion: str = "score",
+        route: Route | None = None,
+        fusion: Fusion = "score",
     ) -> None:
         self.store = store
         self.lexical = lexical
         self.route = route  # None: decided per question by `classify`
-        self.fusion = fusion  # "rrf" (ranks) | "score" (min-max normalized scores, summed)
+        self.fusion = fusion
         self.scope = list(scope) if scope is not None else None  # document ids, or all
         self.dense = dense if modes.dense else None
         self.modes = modes
@@ -142,12 +142,12 @@ class HybridRetriever(Retriever):
         self, question: str, *, budget: int, count: Count, exclude: frozenset[str]
     ) -> Retrieval:
         intent = self.route or classify(question)
-        if intent in ("global", "compare") and self.modes.tree:
+        if intent in (Route.GLOBAL, Route.COMPARE) and self.modes.tree:
             items = self.overview(question, budget=budget, count=count, exclude=exclude)
             if items:
                 return Retrieval(tuple(items), self.notices)
-        ranked = self.rank(question, exclude=exclude, broad=intent == "list")
-        order = "document" if intent == "list" else "edges"
+        ranked = self.rank(question, exclude=exclude, broad=intent == Route.LIST)
+        order: Order = "document" if intent == Route.LIST else "edges"
         return Retrieval(tuple(pack(ranked, budget, count=count, order=order)), self.notices)
 
     def rank(

@@ -6,12 +6,24 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from engine.errors import TomesError
 from engine.store.chats import ChatLog, answer_from_json
 from engine.types import Citation
 
-__all__ = ["ReportItem", "collect", "to_docx", "to_markdown", "write_report"]
+__all__ = [
+    "ReportFormat",
+    "ReportItem",
+    "ReportKind",
+    "collect",
+    "to_docx",
+    "to_markdown",
+    "write_report",
+]
+
+ReportKind = Literal["answer", "note"]
+ReportFormat = Literal["docx", "md"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +33,7 @@ class ReportItem:
     title: str
     text: str
     citations: tuple[Citation, ...]
-    kind: str  # "answer" | "note"
+    kind: ReportKind
 
 
 def collect(
@@ -109,7 +121,7 @@ def to_docx(project: str, items: list[ReportItem], target: Path) -> None:
     document.save(str(target))
 
 
-def write_report(project: str, items: list[ReportItem], target: Path, fmt: str) -> Path:
+def write_report(project: str, items: list[ReportItem], target: Path, fmt: ReportFormat) -> Path:
     """Write the report; `fmt` is 'docx' or 'md'. Returns the written path."""
     if not items:
         raise TomesError("nothing to export: pin answers as notes, or choose answers to export")

@@ -13,7 +13,7 @@ from engine.qa.citations import find_quote
 from engine.store import documents
 from engine.store.db import ProjectStore
 from engine.types import DocumentInfo
-from ingest.types import Locator
+from ingest.types import DocKind, Locator
 
 __all__ = ["SourceView", "open_source", "render_pdf_page"]
 
@@ -27,7 +27,7 @@ class SourceView:
     and text files; `image` is a PNG of the PDF page with the highlight, when available."""
 
     document: str
-    kind: str
+    kind: DocKind
     title: str  # e.g. "contract.pdf · p. 12" or "src/db.py · L40-88"
     text: str
     highlights: tuple[tuple[int, int], ...] = ()

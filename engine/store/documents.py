@@ -28,7 +28,7 @@ from engine.store.codec import (
 )
 from engine.store.fts import doc_scope, fts_query
 from engine.types import DocumentInfo, StoredChunk
-from ingest.types import Block, Chunk, Document
+from ingest.types import Block, Chunk, DocKind, Document
 
 if TYPE_CHECKING:
     from engine.store.db import ProjectStore
@@ -89,7 +89,7 @@ def _doc(row: Sequence[Any]) -> DocumentInfo:
     return DocumentInfo(
         id=id_,
         name=name,
-        kind=kind,
+        kind=DocKind(kind),
         source_key=source_key,
         size_bytes=size,
         n_pages=n_pages,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_WINDOWS",
     "F32",
     "Embedder",
+    "EmbedderChoice",
     "chunk_input",
     "embed_query",
     "embed_texts",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 F32 = npt.NDArray[np.float32]
+EmbedderChoice = Literal["auto", "numpy", "torch"]
 
 DEFAULT_WINDOWS = 2
 
@@ -89,7 +91,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def load_embedder(*, prefer: str = "auto") -> Embedder:
+def load_embedder(*, prefer: EmbedderChoice = "auto") -> Embedder:
     """The all-MiniLM-L6-v2 embedder: `prefer` = "numpy", "torch" or "auto".
 
     "auto" takes numpy, and torch only if numpy cannot load. Measured (bench/embed.py, 2
