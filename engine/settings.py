@@ -25,12 +25,15 @@ __all__ = [
     "MemorySettings",
     "ModelSettings",
     "RetrievalSettings",
+    "SettingValue",
     "Settings",
     "default_home",
 ]
 
 
 BackendName = Literal["llama.cpp", "torch", "openai", "fake"]
+#: A setting's value as given in overrides (dotted key -> value; None: not given).
+SettingValue = str | int | float | bool | None
 
 
 def _f(default: Any, help: str, **rules: Any) -> Any:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from engine.errors import BackendUnavailable, StoreError, TomesError
 from engine.index.indexer import BackgroundIndexer, IndexProgress, JobState, Phase
@@ -25,12 +25,16 @@ from engine.qa.answer import AnswerStream, ask
 from engine.qa.retrieve import HybridRetriever, Modes
 from engine.review.export import ReportFormat, collect, write_report
 from engine.review.viewer import SourceView, open_source
-from engine.settings import Settings
+from engine.settings import Settings, SettingValue
 from engine.store import ProjectStore, vectors
 from engine.store.chats import ChatLog
 from engine.store.projects import Project, Projects
 from engine.types import Answer, ContextItem, DocumentInfo, ItemKind, SummaryNode
 from ingest.types import Locator
+
+if TYPE_CHECKING:
+    from engine.index.embed import Embedder
+    from engine.index.embed.vector_index import VectorIndex
 
 __all__ = ["IndexStatus", "Workspace"]
 
@@ -67,7 +71,7 @@ class _Dense:
     """DenseSearch over a project's stored vectors."""
 
     def __init__(
-        self, embedder: Any, index: Any, lock: threading.Lock, store: ProjectStore
+        self, embedder: Embedder, index: VectorIndex, lock: threading.Lock, store: ProjectStore
     ) -> None:
         self.embedder = embedder
         self.index = index  # shared by every request of the project: loaded once
@@ -95,10 +99,10 @@ class Workspace:
         self.models = models or ModelManager()
         self.projects = Projects(self.settings.home)
         self.indexer = BackgroundIndexer(self._index_steps)
-        self._embedder: Any = None
+        self._embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
         self._embedder_error: str | None = None
-        self._indexes: dict[Path, tuple[Any, threading.Lock]] = {}
+        self._indexes: dict[Path, tuple[VectorIndex, threading.Lock]] = {}
         self._lexical: dict[Path, LexicalIndex] = {}
 
     def close(self) -> None:
@@ -106,14 +110,18 @@ class Workspace:
         self.models.close()
 
     # ------------------------------------------------------------------ settings
-    def settings_for(self, project: Project, overrides: dict[str, Any] | None = None) -> Settings:
+    def settings_for(
+        self, project: Project, overrides: Mapping[str, SettingValue] | None = None
+    ) -> Settings:
         """Workspace settings with the project's saved overrides and then `overrides` applied."""
         with project.open() as store:
             saved = store.project_settings()
         settings = self.settings.with_overrides(saved) if saved else self.settings
         return settings.with_overrides(overrides) if overrides else settings
 
-    def save_project_settings(self, project: Project, values: dict[str, Any]) -> Settings:
+    def save_project_settings(
+        self, project: Project, values: Mapping[str, SettingValue]
+    ) -> Settings:
         """Validate and store per-project overrides (None removes an override)."""
         merged = self.settings_for(project, {k: v for k, v in values.items() if v is not None})
         checked = merged.to_dict()
@@ -196,7 +204,7 @@ class Workspace:
         return doc
 
     # ------------------------------------------------------------------ indexing
-    def embedder(self) -> Any:
+    def embedder(self) -> Embedder | None:
         """The process's embedding model, loaded on first use (None if it cannot load)."""
         with self._embedder_lock:
             if self._embedder is None and self._embedder_error is None:
@@ -330,7 +338,7 @@ class Workspace:
         question: str,
         *,
         session_id: int | None = None,
-        overrides: dict[str, Any] | None = None,
+        overrides: Mapping[str, SettingValue] | None = None,
     ) -> AnswerStream:
         """Start answering. The returned stream keeps the project open until `.result()`
         (or `.close()`); follow-ups in `session_id` reuse the earlier turns' context."""
@@ -355,7 +363,11 @@ class Workspace:
         return stream
 
     def retrieve(
-        self, project: Project, question: str, *, overrides: dict[str, Any] | None = None
+        self,
+        project: Project,
+        question: str,
+        *,
+        overrides: Mapping[str, SettingValue] | None = None,
     ) -> tuple[list[ContextItem], float]:
         """The context a question would get, without running the model (`--retrieve-only`);
         budgets are measured with the stored cl100k counts. Returns (items, seconds)."""

@@ -3,14 +3,37 @@ project, add files, ask, open a citation. Errors reach the client as `gr.Error` 
 readable message (`api_errors`, applied by the wiring)."""
 
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from gradio import FileData
 
 from app.handlers.viewer import ViewerHandlers
 from engine import TomesError
 
-__all__ = ["ApiHandlers"]
+__all__ = ["AddedFile", "ApiHandlers", "OpenedSource"]
+
+
+class AddedFile(TypedDict):
+    """How one uploaded file ended (`/add_files`)."""
+
+    name: str
+    status: str  # added, replaced, unchanged, skipped or failed
+    reason: str
+    pages: int | None
+    passages: int
+
+
+class OpenedSource(TypedDict):
+    """What the viewer shows for a citation (`/open_citation`)."""
+
+    document: str
+    title: str
+    page: int | None
+    n_pages: int | None
+    text: str
+    highlights: list[list[int]]
+    marked: list[str]
+    has_image: bool
 
 
 class ApiHandlers(ViewerHandlers):
@@ -18,7 +41,7 @@ class ApiHandlers(ViewerHandlers):
         """Create a project (or open it if it exists); returns its name."""
         return self.ws.project(name, create=True).name
 
-    def api_add_files(self, project: str, files: list[FileData]) -> list[dict[str, Any]]:
+    def api_add_files(self, project: str, files: list[FileData]) -> list[AddedFile]:
         """Upload files into a project; returns one status per file (name, status, reason,
         pages, passages)."""
         from gradio.utils import get_upload_folder, is_in_or_equal
@@ -31,18 +54,20 @@ class ApiHandlers(ViewerHandlers):
                 raise TomesError("only files uploaded through this API can be added")
             paths.append(self._keep_file(proj, Path(path)))
         return [
-            {
-                "name": e.name,
-                "status": e.status,
-                "reason": e.reason,
-                "pages": e.n_pages,
-                "passages": e.n_chunks,
-            }
+            AddedFile(
+                name=e.name,
+                status=str(e.status),
+                reason=e.reason,
+                pages=e.n_pages,
+                passages=e.n_chunks,
+            )
             for e in self.ws.ingest(proj, paths)
             if e.status != "reading"
         ]
 
-    def api_ask(self, project: str, question: str, session_id: int | None = None) -> dict[str, Any]:
+    def api_ask(
+        self, project: str, question: str, session_id: int | None = None
+    ) -> dict[str, object]:
         """Ask a question; returns the answer as in `tomes ask --json`, plus the chat session
         and message ids (pass session_id again to ask a follow-up)."""
         proj = self.ws.project(project)
@@ -57,17 +82,17 @@ class ApiHandlers(ViewerHandlers):
         _, message_id = self.ws.record(proj, int(session_id), answer)
         return {**answer.to_json(), "session_id": session_id, "message_id": message_id}
 
-    def api_open_citation(self, project: str, message_id: int, index: int) -> dict[str, Any]:
+    def api_open_citation(self, project: str, message_id: int, index: int) -> OpenedSource:
         """Open source `index` (from 0) of an answer; returns what the viewer shows."""
         cite = self._citation(project, message_id, index)
         view = self._view(project, self._viewer_state(cite))
-        return {
-            "document": view.document,
-            "title": view.title,
-            "page": view.page,
-            "n_pages": view.n_pages,
-            "text": view.text,
-            "highlights": [list(h) for h in view.highlights],
-            "marked": [view.text[a:b] for a, b in view.highlights],
-            "has_image": view.image is not None,
-        }
+        return OpenedSource(
+            document=view.document,
+            title=view.title,
+            page=view.page,
+            n_pages=view.n_pages,
+            text=view.text,
+            highlights=[list(h) for h in view.highlights],
+            marked=[view.text[a:b] for a, b in view.highlights],
+            has_image=view.image is not None,
+        )

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypedDict, TypeVar
 
 import gradio as gr
 
@@ -30,7 +30,10 @@ __all__ = [
     "SAMPLE_PDF",
     "SAMPLE_PROJECT",
     "SAMPLE_QUESTIONS",
+    "ChatTurn",
     "HandlerBase",
+    "Outputs",
+    "Update",
     "api_errors",
     "skip",
     "toast_errors",
@@ -39,7 +42,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: What `gr.update(...)` and `gr.skip()` return: the properties of one component to change.
+Update = dict[str, object]
+#: The values of an event's outputs, in the order the wiring lists them (each a component's
+#: new value or an `Update`).
+Outputs = tuple[object, ...]
+
+
+class ChatTurn(TypedDict):
+    """One message of the chatbot (Gradio's "messages" format)."""
+
+    role: str
+    content: str
+
 
 SAMPLE_PDF = Path(__file__).parent.parent.parent / "assets" / "sample" / "services-agreement.pdf"
 SAMPLE_PROJECT = "Sample agreement"
@@ -64,44 +82,51 @@ def user_message(exc: BaseException) -> str:
     return f"Something went wrong: {detail}. Details are in the terminal running Tomes."
 
 
-def skip(n: int) -> Any:
-    """Leave `n` outputs as they are."""
-    return gr.skip() if n == 1 else tuple(gr.skip() for _ in range(n))
+def skip(n: int) -> Outputs:
+    """Leave `n` outputs (n > 1) as they are."""
+    return tuple(gr.skip() for _ in range(n))
 
 
-def toast_errors(fn: F, outputs: int) -> F:
+def _unchanged(n: int) -> object:
+    """What leaves an event's `n` outputs as they are (one output takes a bare skip)."""
+    return gr.skip() if n == 1 else skip(n)
+
+
+def toast_errors(fn: Callable[P, object], outputs: int) -> Callable[P, object]:
     """`fn` (a handler wired to `outputs` outputs) with its errors turned into a warning toast
     that leaves every output as it was. A streaming handler (a generator) keeps streaming; an
     error ends it the same way."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
-        def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        def stream(*args: P.args, **kwargs: P.kwargs) -> Iterator[object]:
             try:
-                yield from fn(*args, **kwargs)
+                updates = fn(*args, **kwargs)
+                assert isinstance(updates, Iterator)
+                yield from updates
             except Exception as exc:
                 gr.Warning(user_message(exc))
-                yield skip(outputs)
+                yield _unchanged(outputs)
 
-        return stream  # type: ignore[return-value]
+        return stream
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> object:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
             gr.Warning(user_message(exc))
-            return skip(outputs)
+            return _unchanged(outputs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
-def api_errors(fn: F) -> F:
+def api_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """For API endpoints: an error becomes `gr.Error` with the same readable message (the
     client raises it), never a traceback."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except gr.Error:
@@ -109,7 +134,7 @@ def api_errors(fn: F) -> F:
         except Exception as exc:
             raise gr.Error(user_message(exc)) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 # ---------------------------------------------------------------------------------- base

@@ -2,20 +2,19 @@
 asking (the answer streams into the chat, then is saved with its sources)."""
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import gradio as gr
 
-from app.handlers.base import HandlerBase, skip, user_message
+from app.handlers.base import ChatTurn, HandlerBase, Outputs, Update, skip, user_message
 from app.views import answer_markdown, chips_html
 from engine import ChatLog, Citation, TomesError
 
 __all__ = ["ChatHandlers", "chat_messages"]
 
 
-def chat_messages(chats: ChatLog, session_id: int) -> tuple[list[dict[str, str]], list[int]]:
+def chat_messages(chats: ChatLog, session_id: int) -> tuple[list[ChatTurn], list[int]]:
     """A saved session as chatbot messages, and the message ids in the same order."""
-    messages: list[dict[str, str]] = []
+    messages: list[ChatTurn] = []
     ids: list[int] = []
     for m in chats.messages(session_id):
         answer = ChatLog.answer_of(m)
@@ -28,7 +27,7 @@ def chat_messages(chats: ChatLog, session_id: int) -> tuple[list[dict[str, str]]
 
 
 class ChatHandlers(HandlerBase):
-    def load_chat(self, project: str | None, session_id: int | None = None) -> tuple[Any, ...]:
+    def load_chat(self, project: str | None, session_id: int | None = None) -> Outputs:
         """Outputs: session dropdown, chatbot, message ids, selected answer id, chips."""
         if not project:
             return gr.update(choices=[], value=None), [], [], None, chips_html([])
@@ -57,14 +56,14 @@ class ChatHandlers(HandlerBase):
                 return mid, answer.citations
         return None, ()
 
-    def new_session(self, project: str | None) -> tuple[Any, ...]:
+    def new_session(self, project: str | None) -> Outputs:
         with self._chatlog(project) as chats:
             session = chats.create_session()
         return self.load_chat(project, session.id)
 
     def rename_session(
         self, project: str | None, session_id: int | None, title: str | None
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Update, object]:
         """Outputs: session dropdown, the rename form (hidden)."""
         if session_id is None:
             raise TomesError("there is no chat to rename yet: ask a question first")
@@ -73,7 +72,7 @@ class ChatHandlers(HandlerBase):
             choices = [(s.title, s.id) for s in chats.sessions()]
         return gr.update(choices=choices, value=session_id), gr.update(visible=False)
 
-    def delete_session(self, project: str | None, session_id: int | None) -> tuple[Any, ...]:
+    def delete_session(self, project: str | None, session_id: int | None) -> Outputs:
         """Outputs: those of `load_chat`, then the confirmation row (hidden)."""
         if session_id is not None:
             with self._chatlog(project) as chats:
@@ -82,7 +81,7 @@ class ChatHandlers(HandlerBase):
 
     def confirm_delete_session(
         self, project: str | None, session_id: int | None
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Update, object]:
         if session_id is None:
             raise TomesError("there is no chat to delete")
         with self._chatlog(project) as chats:
@@ -91,7 +90,7 @@ class ChatHandlers(HandlerBase):
 
     def select_message(
         self, project: str | None, msg_ids: list[int], evt: gr.SelectData
-    ) -> tuple[Any, Any]:
+    ) -> tuple[int | Update, str | Update]:
         """A click on a chat message selects its answer (a question selects the answer after
         it). Outputs: selected answer id, chips."""
         index = evt.index if isinstance(evt.index, int) else int(evt.index[0])
@@ -107,9 +106,9 @@ class ChatHandlers(HandlerBase):
         project: str | None,
         session_id: int | None,
         question: str | None,
-        chat: list[dict[str, Any]] | None,
+        chat: list[ChatTurn] | None,
         msg_ids: list[int] | None,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> Iterator[Outputs]:
         """Stream an answer into the chat, then save it and show its sources. Errors are
         reported in place (in the chat), not only as a toast.
         Outputs: chatbot, question box, session dropdown, message ids, answer id, chips."""

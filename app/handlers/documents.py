@@ -4,11 +4,10 @@ line (which follows background indexing)."""
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
-from app.handlers.base import HandlerBase, skip, user_message
+from app.handlers.base import HandlerBase, Outputs, Update, skip, user_message
 from app.views import (
     documents_rows,
     event_detail,
@@ -27,7 +26,7 @@ class DocumentHandlers(HandlerBase):
     # ------------------------------------------------------------------ adding sources
     def add_sources(
         self, project: str | None, files: Sequence[str] | None, folder: str | None
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> Iterator[Outputs]:
         """Add uploads and/or a local folder, streaming each file's status. Errors are
         reported in place (in the progress line), not only as a toast.
         Outputs: file table, progress line, upload box, folder box."""
@@ -82,7 +81,7 @@ class DocumentHandlers(HandlerBase):
         return paths, rows
 
     # ------------------------------------------------------------------ documents and tree
-    def load_documents(self, project: str | None) -> tuple[Any, ...]:
+    def load_documents(self, project: str | None) -> Outputs:
         """Outputs: documents table, remove dropdown, tree start dropdown, node text, node
         children, tree path."""
         if not project:
@@ -116,7 +115,9 @@ class DocumentHandlers(HandlerBase):
         """Where the summary tree can be read from: the whole corpus, then each document."""
         return [(label, node.id) for label, node in self.ws.tree_roots(project)]
 
-    def confirm_remove_document(self, project: str | None, doc_id: str | None) -> tuple[Any, Any]:
+    def confirm_remove_document(
+        self, project: str | None, doc_id: str | None
+    ) -> tuple[Update, object]:
         if not doc_id:
             raise TomesError("choose the document to remove first")
         name = self.ws.document(self._project(project), doc_id).name
@@ -125,7 +126,7 @@ class DocumentHandlers(HandlerBase):
             "answers and notes that cite it keep their text. The file itself is not touched."
         )
 
-    def remove_document(self, project: str | None, doc_id: str | None) -> tuple[Any, ...]:
+    def remove_document(self, project: str | None, doc_id: str | None) -> Outputs:
         """Outputs: those of `load_documents`, then the confirmation row (hidden)."""
         proj = self._project(project)
         if not doc_id:
@@ -137,7 +138,7 @@ class DocumentHandlers(HandlerBase):
         gr.Info(f"Removed {doc.name}.", duration=6)
         return (*self.load_documents(project), gr.update(visible=False))
 
-    def _node_view(self, project: str | None, path: list[int]) -> tuple[Any, ...]:
+    def _node_view(self, project: str | None, path: list[int]) -> Outputs:
         """Outputs: node text, children radio, tree path."""
         if not path:
             return (
@@ -150,17 +151,15 @@ class DocumentHandlers(HandlerBase):
         text = node_markdown(node, document)
         return text, gr.update(choices=choices, value=None, visible=bool(choices)), list(path)
 
-    def open_tree(self, project: str | None, node_id: int | None) -> tuple[Any, ...]:
+    def open_tree(self, project: str | None, node_id: int | None) -> Outputs:
         return self._node_view(project, [int(node_id)] if node_id is not None else [])
 
-    def open_child(
-        self, project: str | None, path: list[int], node_id: int | None
-    ) -> tuple[Any, ...]:
+    def open_child(self, project: str | None, path: list[int], node_id: int | None) -> Outputs:
         if node_id is None:
             return skip(3)
         return self._node_view(project, [*(path or []), int(node_id)])
 
-    def tree_up(self, project: str | None, path: list[int]) -> tuple[Any, ...]:
+    def tree_up(self, project: str | None, path: list[int]) -> Outputs:
         return self._node_view(project, list(path or [])[:-1] or list(path or [])[:1])
 
     # ------------------------------------------------------------------ status line
@@ -189,11 +188,13 @@ class DocumentHandlers(HandlerBase):
         except Exception as exc:
             return f"⚠ {user_message(exc)}"
 
-    def refresh_status(self, project: str | None) -> tuple[str, Any]:
+    def refresh_status(self, project: str | None) -> tuple[str, None]:
         """Outputs: status line, the poll memory (reset)."""
         return self.status_line(project), None
 
-    def poll_status(self, project: str | None, seen: Any) -> tuple[Any, Any, Any]:
+    def poll_status(
+        self, project: str | None, seen: list[object] | None
+    ) -> tuple[object, list[object] | None, Update]:
         """Timer tick. Outputs: status line, poll memory, summary-tree dropdown (refreshed
         when indexing ends). Cheap: reads the in-memory job state and only looks at the
         database when that state changed."""
@@ -201,7 +202,14 @@ class DocumentHandlers(HandlerBase):
             return gr.skip(), seen, gr.skip()
         try:
             job = self.ws.job(self._project(project))
-            key = [job.running, job.phase, job.done, job.total, job.error, job.finished_at]
+            key: list[object] = [
+                job.running,
+                job.phase,
+                job.done,
+                job.total,
+                job.error,
+                job.finished_at,
+            ]
             if key == seen:
                 return gr.skip(), seen, gr.skip()
             if job.running:

@@ -3,11 +3,11 @@ and exporting a report of chosen notes and answers."""
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import gradio as gr
 
-from app.handlers.base import HandlerBase
+from app.handlers.base import HandlerBase, Outputs, Update
 from app.views import chips_html, short
 from engine import ChatLog, Note, TomesError
 
@@ -24,7 +24,7 @@ def _note_chips(note: Note | None) -> str:
 
 
 class NotesHandlers(HandlerBase):
-    def load_notes(self, project: str | None, note_id: int | None = None) -> tuple[Any, ...]:
+    def load_notes(self, project: str | None, note_id: int | None = None) -> Outputs:
         """Outputs: notes dropdown, note title, note text, note sources, export notes, export
         answers."""
         if not project:
@@ -51,7 +51,7 @@ class NotesHandlers(HandlerBase):
             gr.update(choices=answers, value=[]),
         )
 
-    def pin_answer(self, project: str | None, answer_id: int | None) -> tuple[Any, ...]:
+    def pin_answer(self, project: str | None, answer_id: int | None) -> Outputs:
         """Pin the selected answer as a note. Outputs: those of `load_notes`."""
         if answer_id is None:
             raise TomesError("there is no answer to pin yet: ask a question first")
@@ -60,7 +60,7 @@ class NotesHandlers(HandlerBase):
         gr.Info(f"Pinned to your notes: “{short(note.title, 60)}”", duration=6)
         return self.load_notes(project, note.id)
 
-    def select_note(self, project: str | None, note_id: int | None) -> tuple[Any, ...]:
+    def select_note(self, project: str | None, note_id: int | None) -> Outputs:
         """Outputs: note title, note text, note sources."""
         if note_id is None:
             return "", "", _note_chips(None)
@@ -70,7 +70,7 @@ class NotesHandlers(HandlerBase):
 
     def save_note(
         self, project: str | None, note_id: int | None, title: str | None, text: str | None
-    ) -> tuple[Any, ...]:
+    ) -> Outputs:
         if note_id is None:
             raise TomesError("choose a note first, or pin an answer as a note")
         with self._chatlog(project) as chats:
@@ -78,12 +78,12 @@ class NotesHandlers(HandlerBase):
         gr.Info("Note saved.", duration=6)
         return self.load_notes(project, int(note_id))
 
-    def new_note(self, project: str | None) -> tuple[Any, ...]:
+    def new_note(self, project: str | None) -> Outputs:
         with self._chatlog(project) as chats:
             note = chats.add_note("New note", "")
         return self.load_notes(project, note.id)
 
-    def delete_note(self, project: str | None, note_id: int | None) -> tuple[Any, ...]:
+    def delete_note(self, project: str | None, note_id: int | None) -> Outputs:
         if note_id is None:
             raise TomesError("choose the note to delete first")
         with self._chatlog(project) as chats:
@@ -97,7 +97,7 @@ class NotesHandlers(HandlerBase):
         note_ids: list[int] | None,
         answer_ids: list[int] | None,
         fmt: str | None,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Update, object]:
         """Write the report. Outputs: download file, status line."""
         proj = self._project(project)
         kind: Literal["docx", "md"] = "md" if fmt == "md" else "docx"

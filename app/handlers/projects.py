@@ -1,18 +1,16 @@
 """Project handlers: the page load, choosing, creating (also the sample project), renaming and
 deleting projects, and the small show/hide helpers of the header's forms."""
 
-from typing import Any
-
 import gradio as gr
 
-from app.handlers.base import SAMPLE_PROJECT, SAMPLE_QUESTIONS, HandlerBase
+from app.handlers.base import SAMPLE_PROJECT, SAMPLE_QUESTIONS, HandlerBase, Outputs, Update
 from engine import TomesError
 
 __all__ = ["ProjectHandlers"]
 
 
 class ProjectHandlers(HandlerBase):
-    def _choice(self, current: str | None, *, tab: str | None = None) -> tuple[Any, ...]:
+    def _choice(self, current: str | None, *, tab: str | None = None) -> Outputs:
         """Outputs: project dropdown, welcome panel, main panel, tabs, project tools."""
         names = self._names()
         if current not in names:
@@ -26,24 +24,24 @@ class ProjectHandlers(HandlerBase):
             gr.update(visible=current is not None),
         )
 
-    def start(self) -> tuple[Any, ...]:
+    def start(self) -> Outputs:
         """On page load: the last opened project (`tomes serve --project` sets it), else the
         first; none gives the welcome panel."""
         names = self._names()
         last = self.prefs.last_project()
         return self._choice(last if last in names else names[0] if names else None)
 
-    def switch_project(self, name: str | None) -> tuple[Any, ...]:
+    def switch_project(self, name: str | None) -> Outputs:
         self._project(name)  # a stale dropdown (deleted in another tab) says so
         return self._choice(name)
 
-    def create_project(self, name: str | None) -> tuple[Any, ...]:
+    def create_project(self, name: str | None) -> Outputs:
         """Outputs: those of `_choice`, then the name box (cleared) and the form (hidden)."""
         project = self.ws.create_project(name or "")
         gr.Info(f"Project “{project.name}” created. Add documents to it here.", duration=6)
         return (*self._choice(project.name, tab="docs"), "", gr.update(visible=False))
 
-    def create_sample_project(self) -> tuple[Any, ...]:
+    def create_sample_project(self) -> Outputs:
         """A project holding the sample agreement (created and read on first use)."""
         if not self.has_sample:
             raise TomesError("the sample document is not installed with this copy of Tomes")
@@ -54,20 +52,20 @@ class ProjectHandlers(HandlerBase):
         gr.Info("The sample agreement is ready. Try: " + " · ".join(SAMPLE_QUESTIONS), duration=6)
         return self._choice(project.name, tab="ask")
 
-    def show_form(self, value: str | None = "") -> tuple[Any, Any]:
+    def show_form(self, value: str | None = "") -> tuple[Update, object]:
         """Outputs: a form row (shown) and its text box (filled with `value`)."""
         return gr.update(visible=True), value or ""
 
-    def hide(self) -> Any:
+    def hide(self) -> Update:
         return gr.update(visible=False)
 
-    def rename_project(self, current: str | None, new_name: str | None) -> tuple[Any, ...]:
+    def rename_project(self, current: str | None, new_name: str | None) -> Outputs:
         """Outputs: those of `_choice`, then the rename form (hidden)."""
         project = self._project(current)
         renamed = self.ws.rename_project(project, new_name or "")
         return (*self._choice(renamed.name), gr.update(visible=False))
 
-    def confirm_delete_project(self, current: str | None) -> tuple[Any, Any]:
+    def confirm_delete_project(self, current: str | None) -> tuple[Update, object]:
         """Outputs: the confirmation row (shown) and its question."""
         project = self._project(current)
         stats = self.ws.stats(project)
@@ -77,7 +75,7 @@ class ProjectHandlers(HandlerBase):
         )
         return gr.update(visible=True), question
 
-    def delete_project(self, current: str | None) -> tuple[Any, ...]:
+    def delete_project(self, current: str | None) -> Outputs:
         project = self._project(current)
         self.ws.delete_project(project)
         gr.Info(f"Project “{project.name}” deleted.", duration=6)

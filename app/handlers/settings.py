@@ -2,9 +2,8 @@
 threads, context window), validated and saved per project."""
 
 from pathlib import Path
-from typing import Any
 
-from app.handlers.base import HandlerBase, skip
+from app.handlers.base import HandlerBase, Outputs, skip
 from app.views import sentence
 from engine import TomesError
 
@@ -22,7 +21,7 @@ class SettingsHandlers(HandlerBase):
         "model.n_ctx",
     )
 
-    def load_settings(self, project: str | None) -> tuple[Any, ...]:
+    def load_settings(self, project: str | None) -> Outputs:
         """Outputs: backend, model file, server URL, server model, budget, threads, context
         window, message."""
         if not project:
@@ -40,7 +39,7 @@ class SettingsHandlers(HandlerBase):
         budget: float | None,
         threads: float | None,
         n_ctx: float | None,
-    ) -> tuple[Any, ...]:
+    ) -> Outputs:
         """Validate and save the project's model settings. Outputs: those of `load_settings`."""
         proj = self._project(project)
         raw = (backend, path, base_url, api_model, budget, threads, n_ctx)
@@ -58,7 +57,7 @@ class SettingsHandlers(HandlerBase):
             message += f" Note: there is no file at {model_path} yet."
         return (*self.load_settings(project)[:7], message)
 
-    def reset_settings(self, project: str | None) -> tuple[Any, ...]:
+    def reset_settings(self, project: str | None) -> Outputs:
         proj = self._project(project)
         self.ws.save_project_settings(proj, dict.fromkeys(self._SETTING_KEYS))
         return (*self.load_settings(project)[:7], "✓ Back to the default settings.")

@@ -1,16 +1,26 @@
 """Source-viewer handlers: opening a citation (from an answer's chips or a note's) at its page
 or lines with the quote marked, and turning PDF pages."""
 
-from typing import Any
+from typing import TypedDict
 
 import gradio as gr
 
-from app.handlers.base import HandlerBase, skip
+from app.handlers.base import HandlerBase, Outputs, skip
 from app.views import VIEWER_EMPTY, png, source_html, viewer_head
 from engine import ChatLog, Citation, SourceView, TomesError
 from engine.types import locator_from_json, locator_json
 
-__all__ = ["ViewerHandlers", "chip_index"]
+__all__ = ["ViewerHandlers", "ViewerState", "chip_index"]
+
+
+class ViewerState(TypedDict):
+    """What the viewer shows, kept between events (a gr.State) to turn pages."""
+
+    doc_id: str
+    locator: dict[str, object]  # `locator_json` plus the doc_id
+    quote: str
+    verified: bool
+    page: int | None
 
 
 def chip_index(evt: gr.EventData) -> int | None:
@@ -21,7 +31,7 @@ def chip_index(evt: gr.EventData) -> int | None:
 
 
 class ViewerHandlers(HandlerBase):
-    def clear_viewer(self) -> tuple[Any, ...]:
+    def clear_viewer(self) -> Outputs:
         """Outputs: viewer state, header, page image, text, previous, next."""
         hidden = gr.update(visible=False)
         return None, "", gr.update(value=None, visible=False), VIEWER_EMPTY, hidden, hidden
@@ -37,12 +47,12 @@ class ViewerHandlers(HandlerBase):
             raise TomesError(f"this answer has no source number {index + 1}")
         return answer.citations[index]
 
-    def view_citation(self, project: str | None, cite: Citation) -> tuple[Any, ...]:
+    def view_citation(self, project: str | None, cite: Citation) -> Outputs:
         """Open `cite` in the viewer. Outputs: those of `clear_viewer`."""
         return self._show(project, self._viewer_state(cite))
 
     @staticmethod
-    def _viewer_state(cite: Citation) -> dict[str, Any]:
+    def _viewer_state(cite: Citation) -> ViewerState:
         """What the viewer needs to show a citation again (or another page of it)."""
         return {
             "doc_id": cite.doc_id or cite.locator.doc_id,
@@ -52,7 +62,7 @@ class ViewerHandlers(HandlerBase):
             "page": cite.locator.page,
         }
 
-    def _view(self, project: str | None, state: dict[str, Any]) -> SourceView:
+    def _view(self, project: str | None, state: ViewerState) -> SourceView:
         return self.ws.open_source(
             self._project(project),
             state["doc_id"],
@@ -61,7 +71,7 @@ class ViewerHandlers(HandlerBase):
             page=state.get("page"),
         )
 
-    def _show(self, project: str | None, state: dict[str, Any]) -> tuple[Any, ...]:
+    def _show(self, project: str | None, state: ViewerState) -> Outputs:
         view = self._view(project, state)
         state = {**state, "page": view.page}
         is_pdf = view.kind == "pdf" and view.page is not None
@@ -78,23 +88,21 @@ class ViewerHandlers(HandlerBase):
 
     def open_citation(
         self, project: str | None, answer_id: int | None, evt: gr.EventData
-    ) -> tuple[Any, ...]:
+    ) -> Outputs:
         """A click on a citation chip of the selected answer."""
         index = chip_index(evt)
         if index is None:
             return skip(6)  # a click between the chips
         return self.open_citation_at(project, answer_id, index)
 
-    def open_citation_at(
-        self, project: str | None, answer_id: int | None, index: int
-    ) -> tuple[Any, ...]:
+    def open_citation_at(self, project: str | None, answer_id: int | None, index: int) -> Outputs:
         """Source `index` (from 0) of an answer in the viewer. Outputs: those of
         `clear_viewer`."""
         return self.view_citation(project, self._citation(project, answer_id, int(index)))
 
     def open_note_citation(
         self, project: str | None, note_id: int | None, evt: gr.EventData
-    ) -> tuple[Any, ...]:
+    ) -> Outputs:
         """A click on a note's source chip opens it in the viewer, on the Ask tab.
         Outputs: those of `clear_viewer`, then the tabs."""
         index = chip_index(evt)
@@ -106,15 +114,14 @@ class ViewerHandlers(HandlerBase):
             raise TomesError(f"this note has no source number {index + 1}")
         return (*self.view_citation(project, citations[index]), gr.update(selected="ask"))
 
-    def previous_page(self, project: str | None, state: dict[str, Any] | None) -> tuple[Any, ...]:
+    def previous_page(self, project: str | None, state: ViewerState | None) -> Outputs:
         return self._turn(project, state, -1)
 
-    def next_page(self, project: str | None, state: dict[str, Any] | None) -> tuple[Any, ...]:
+    def next_page(self, project: str | None, state: ViewerState | None) -> Outputs:
         return self._turn(project, state, +1)
 
-    def _turn(
-        self, project: str | None, state: dict[str, Any] | None, step: int
-    ) -> tuple[Any, ...]:
-        if not state or not state.get("page"):
+    def _turn(self, project: str | None, state: ViewerState | None, step: int) -> Outputs:
+        page = state.get("page") if state else None
+        if not state or not page:
             return skip(6)
-        return self._show(project, {**state, "page": max(1, int(state["page"]) + step)})
+        return self._show(project, {**state, "page": max(1, int(page) + step)})
