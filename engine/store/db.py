@@ -23,7 +23,7 @@ from sqlite_utils import Database
 from engine.errors import SchemaTooNew, StoreError
 from engine.store import documents as _documents
 from engine.store.documents import AddOutcome
-from engine.store.migrations import MIGRATIONS
+from engine.store.migrations import MIGRATIONS, migration_names
 from engine.types import DocumentInfo, StoredChunk
 from ingest.types import Block, Chunk, Document
 
@@ -59,7 +59,7 @@ class ProjectStore:
 
     # ------------------------------------------------------------------ lifecycle
     def _migrate(self, *, backup: bool) -> None:
-        known = {m.name for m in MIGRATIONS._migrations}
+        known = set(migration_names())
         applied = MIGRATIONS.applied(self.db)
         unknown = [m.name for m in applied if m.name not in known]
         if unknown:

@@ -7,12 +7,21 @@ every later migration, so users never lose documents, chats or notes on upgrade.
 
 from __future__ import annotations
 
+from functools import cache
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["MIGRATIONS", "migration_names"]
 
 MIGRATIONS = Migrations("tomes")
+
+
+@cache
+def migration_names() -> tuple[str, ...]:
+    """Every migration this code knows, in order. sqlite-utils keeps its registry private,
+    so ask its public API: on an empty database, every migration is pending."""
+    return tuple(m.name for m in MIGRATIONS.pending(Database(memory=True)))
 
 
 @MIGRATIONS()

@@ -25,11 +25,11 @@ def main() -> Path:
     from engine.settings import Settings
     from engine.store import ProjectStore
     from engine.store.chats import ChatLog
-    from engine.store.migrations import MIGRATIONS
+    from engine.store.migrations import migration_names
     from tests.support.answers import sample_answer
     from tests.support.fixtures import make_pdf
 
-    last = MIGRATIONS._migrations[-1].name
+    last = migration_names()[-1]
     target = HERE / f"project-{last}.db"
     with tempfile.TemporaryDirectory() as tmp:
         pdf = make_pdf(

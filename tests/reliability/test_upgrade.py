@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from engine.store import ProjectStore
 from engine.store.chats import ChatLog
-from engine.store.migrations import MIGRATIONS
+from engine.store.migrations import MIGRATIONS, migration_names
 from tests.support.answers import sample_answer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -21,7 +21,7 @@ FIXTURES = sorted(DATA.glob("project-*.db"))
 
 
 def test_there_is_a_fixture_for_the_current_schema() -> None:
-    last = MIGRATIONS._migrations[-1].name
+    last = migration_names()[-1]
     assert (DATA / f"project-{last}.db").is_file(), (
         f"run tests/data/make_project_fixture.py to add a fixture for {last} (keep the old ones)"
     )
@@ -90,5 +90,5 @@ def test_migration_backs_up_first_and_keeps_data(tmp_path: Path) -> None:
 def test_empty_database_migrates_from_scratch(tmp_path: Path) -> None:
     with ProjectStore(tmp_path / "new.db") as store:
         applied = [m.name for m in MIGRATIONS.applied(store.db)]
-    assert applied == [m.name for m in MIGRATIONS._migrations]
+    assert applied == list(migration_names())
     assert not (tmp_path / "backups").exists()  # nothing to back up in a new project
