@@ -89,9 +89,8 @@ def _listing(
     backend: Backend, parts: list[list[ChatMessage]], params: GenerationParams
 ) -> TokenStream:
     """One stream over every map prompt; a part that found nothing ("NONE") shows nothing."""
-    holder = TokenStream(iter(()))
 
-    def pieces() -> Iterator[str]:
+    def pieces(holder: TokenStream) -> Iterator[str]:
         for messages in parts:
             part = backend.stream(messages, params)
             head = ""  # held back until we know the part is not "NONE"
@@ -115,8 +114,7 @@ def _listing(
                 holder.prompt_tokens += part.prompt_tokens
             yield "\n"
 
-    holder._pieces = pieces()
-    return holder
+    return TokenStream.reporting(pieces)
 
 
 def _dedupe_lines(text: str) -> str:

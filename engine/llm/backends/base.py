@@ -47,6 +47,21 @@ class TokenStream:
         self._on_close = on_close
         self._closed = False
 
+    @classmethod
+    def reporting(
+        cls,
+        pieces: Callable[[TokenStream], Iterator[str]],
+        *,
+        prompt_tokens: int = 0,
+        on_close: Callable[[], None] | None = None,
+    ) -> TokenStream:
+        """A stream whose pieces come from `pieces(stream)`: the generator is handed the
+        stream itself, so it can correct `prompt_tokens` once it learns the real usage (a
+        server reports it at the end; a map over several prompts adds them up)."""
+        stream = cls(iter(()), prompt_tokens=prompt_tokens, on_close=on_close)
+        stream._pieces = pieces(stream)
+        return stream
+
     def __iter__(self) -> TokenStream:
         return self
 

@@ -89,9 +89,8 @@ class OpenAIBackend:
         if params.stop:
             body["stop"] = list(params.stop)
         prompt_estimate = sum(self.count_tokens(m.content) + 4 for m in messages)
-        stream = TokenStream(iter(()), prompt_tokens=prompt_estimate)
 
-        def pieces() -> Iterator[str]:
+        def pieces(stream: TokenStream) -> Iterator[str]:
             try:
                 with self._client.stream("POST", "/chat/completions", json=body) as resp:
                     if resp.status_code >= 400:
@@ -118,8 +117,7 @@ class OpenAIBackend:
                     f"lost the model server at {self._base} ({exc}); is it running?"
                 ) from exc
 
-        stream._pieces = pieces()
-        return stream
+        return TokenStream.reporting(pieces, prompt_tokens=prompt_estimate)
 
     def close(self) -> None:
         self._client.close()
