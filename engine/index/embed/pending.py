@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.errors import Cancelled
 from engine.index.embed import (
     DEFAULT_WINDOWS,
     F32,
@@ -82,8 +83,8 @@ def embed_pending(
 
     Resumable: what was committed is not embedded again, so calling this again after a crash
     or a cancel continues where it stopped. Cancellable: `cancel` is checked before each
-    batch; when set, the generator returns quietly after the last committed batch (the
-    current batch, if one is being embedded, is finished and stored first).
+    batch; when set, `Cancelled` is raised after the last committed batch (the current batch,
+    if one is being embedded, is finished and stored first), as every long job does.
 
     `total` is counted at the start; items added meanwhile are embedded too and raise it so
     that done ≤ total always holds; both only grow. Items deleted meanwhile are skipped, so
@@ -96,11 +97,16 @@ def embed_pending(
     total = pending(store, model_id)
     done = 0
 
-    def stopped() -> bool:
-        return cancel is not None and cancel.is_set()
+    def check() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(
+                f"embedding stopped after {done} of {total} passages and summaries; "
+                "it resumes the next time indexing starts"
+            )
 
     after = 0
-    while not stopped():
+    while True:
+        check()
         rows = vectors.missing_chunks(store, model_id, after=after, limit=batch_size)
         if not rows:
             break
@@ -116,7 +122,8 @@ def embed_pending(
 
     after = 0
     exhausted = False
-    while not exhausted and not stopped():
+    while not exhausted:
+        check()
         batch: list[tuple[str | int, str]] = []
         while len(batch) < batch_size:
             page = vectors.node_hashes(store, model_id, after=after, limit=batch_size)
