@@ -213,7 +213,7 @@ class DocumentHandlers(HandlerBase):
             if key == seen:
                 return gr.skip(), seen, gr.skip()
             if job.running:
-                return f"↻ {job.describe() or 'Indexing…'}", key, gr.skip()
+                return f"↻ {job.describe()}", key, gr.skip()
             starts = self._tree_starts(self._project(project))
             return self.status_line(project), key, gr.update(choices=starts)
         except Exception:

@@ -67,10 +67,9 @@ class JobState:
         if self.error:
             return f"Indexing stopped: {self.error}"
         if self.running:
-            what = (
-                "Embedding passages" if self.phase == "embeddings" else "Building the summary tree"
-            )
-            return f"{what}: {self.done} of {self.total}"
+            if self.phase is None:
+                return "Indexing…"
+            return f"{self.phase.label}: {self.done} of {self.total}"
         if self.finished_at:
             return "Index and summary tree are up to date."
         return ""
