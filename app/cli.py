@@ -351,6 +351,8 @@ def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
             f"Indexed {proj.name!r} in {time.perf_counter() - started:.1f}s: "
             f"{st.embedded} vectors, summary tree {st.tree.done}/{st.tree.total} nodes."
         )
+        if problem := workspace.embedder_problem:
+            click.secho(problem, fg="yellow", err=True)
     except KeyboardInterrupt:
         status.clear()
         click.echo("Stopped. Run the same command again to continue where it stopped.", err=True)

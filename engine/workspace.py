@@ -5,6 +5,7 @@ indexer."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from engine.index.embed.vector_index import VectorIndex
 
 __all__ = ["IndexStatus", "Workspace"]
+
+log = logging.getLogger(__name__)
 
 
 def _cl100k_count(text: str) -> int:
@@ -205,7 +208,8 @@ class Workspace:
 
     # ------------------------------------------------------------------ indexing
     def embedder(self) -> Embedder | None:
-        """The process's embedding model, loaded on first use (None if it cannot load)."""
+        """The process's embedding model, loaded on first use (None if it cannot load: then
+        `embedder_problem` says why, and dense search is off)."""
         with self._embedder_lock:
             if self._embedder is None and self._embedder_error is None:
                 try:
@@ -213,8 +217,21 @@ class Workspace:
 
                     self._embedder = load_embedder()
                 except (BackendUnavailable, ImportError, OSError) as exc:
+                    log.warning("dense search is off: %s", exc)
                     self._embedder_error = str(exc)
             return self._embedder
+
+    @property
+    def embedder_problem(self) -> str | None:
+        """Why the embedding model could not be loaded (so answers use keyword search and
+        the summary tree only), or None. The CLI and the status line show it."""
+        with self._embedder_lock:
+            if self._embedder_error is None:
+                return None
+            return (
+                f"Dense (meaning-based) search is off: {self._embedder_error.rstrip('.')}. "
+                "Keyword search and the summary tree still work."
+            )
 
     def lexical(self, folder: Path) -> LexicalIndex:
         """The keyword index of the project in `folder` (one object per project, shared by

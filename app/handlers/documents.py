@@ -181,10 +181,13 @@ class DocumentHandlers(HandlerBase):
             else:
                 tree_text = "summary tree ready" if tree.total else "summary tree not built"
             docs, chunks = stats["documents"], stats["chunks"]
-            return (
+            line = (
                 f"{docs} document{'s' if docs != 1 else ''} · "
                 f"{chunks:,} passage{'s' if chunks != 1 else ''} · {tree_text}"
             )
+            if problem := self.ws.embedder_problem:
+                line += f" · ⚠ {problem}"
+            return line
         except Exception as exc:
             return f"⚠ {user_message(exc)}"
 

