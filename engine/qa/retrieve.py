@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from engine.errors import StoreError
 from engine.index.lexical import LexicalIndex
 from engine.index.tree.read import TreeReader
 from engine.qa.fusion import Fusion, rrf, score_fusion
@@ -315,11 +316,13 @@ class HybridRetriever(Retriever):
         return [chunk_item(c, 0.0) for c in chunks]
 
     def locate(self, item: ContextItem, start: int, end: int) -> Locator:
+        """The page or lines of item.text[start:end] (a chunk's span otherwise: a summary
+        node, or a chunk removed since, e.g. its document was deleted mid-answer)."""
         if item.level > 0:
             return item.locator
         try:
             stored = self.store.chunk(item.chunk_id)
-        except Exception:
+        except StoreError:  # no such chunk any more
             return item.locator
         chunk = Chunk(
             stored.doc_id,
