@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from engine.errors import BackendUnavailable, StoreError, TomesError
 from engine.index.indexer import BackgroundIndexer, IndexProgress, JobState, Phase
 from engine.index.lexical import LexicalIndex
-from engine.index.tree.build import TreeStatus, build_tree, tree_status
+from engine.index.tree.build import TreeStatus, build_tree, tree_notice, tree_status
+from engine.index.tree.plan import plan_tree
 from engine.index.tree.read import TreeReader
 from engine.index.tree.summarize import ExtractiveSummarizer, ModelSummarizer
 from engine.intake import FileEvent, FileStatus, ingest_paths
@@ -27,8 +28,9 @@ from engine.qa.retrieve import HybridRetriever, Modes
 from engine.review.export import ReportFormat, collect, write_report
 from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings, SettingValue
-from engine.store import ProjectStore, vectors
+from engine.store import ProjectStore, documents, vectors
 from engine.store.chats import ChatLog
+from engine.store.nodes import NodeKey
 from engine.store.projects import Project, Projects
 from engine.types import Answer, ContextItem, DocumentInfo, ItemKind, SummaryNode
 from ingest.types import Locator
@@ -62,12 +64,7 @@ class IndexStatus:
 
     def notice(self) -> str | None:
         """What an answer should tell the user while indexes are incomplete."""
-        if self.tree.total and not self.tree.complete:
-            return (
-                f"The summary tree is still being built ({self.tree.done} of {self.tree.total} "
-                "parts); whole-document answers use the parts that exist so far."
-            )
-        return None
+        return tree_notice(self.tree)
 
 
 class _Dense:
@@ -107,6 +104,8 @@ class Workspace:
         self._embedder_error: str | None = None
         self._indexes: dict[Path, tuple[VectorIndex, threading.Lock]] = {}
         self._lexical: dict[Path, LexicalIndex] = {}
+        # per project database: (chunk stamp, fanout) -> the planned tree's node keys
+        self._plans: dict[Path, tuple[tuple[tuple[int, int, int], int], tuple[NodeKey, ...]]] = {}
 
     def close(self) -> None:
         self.indexer.shutdown()
@@ -301,10 +300,7 @@ class Workspace:
     def index_status(self, project: Project) -> IndexStatus:
         settings = self.settings_for(project)
         with project.open() as store:
-            made_by = [ExtractiveSummarizer(settings).made_by(1)]
-            with contextlib.suppress(TomesError):  # no model file: status still works
-                made_by.append(self.summarizer(settings).made_by(2))
-            status = tree_status(store, fanout=settings.memory.fanout, made_by=made_by)
+            status = self._tree_progress(store, settings)
             embedded = to_embed = 0
             embedder = self._embedder
             if embedder is not None:
@@ -313,6 +309,24 @@ class Workspace:
                 to_embed = pending(store, embedder.model_id)
                 embedded = vectors.count_vectors(store, embedder.model_id)
         return IndexStatus(embedded, to_embed, status)
+
+    def _tree_progress(self, store: ProjectStore, settings: Settings) -> TreeStatus:
+        """How much of the planned tree exists. Cheap enough to run for every question: the
+        plan is computed once per set of chunks (it changes only when documents do) and no
+        node text is read."""
+        made_by = [ExtractiveSummarizer(settings).made_by(1)]
+        with contextlib.suppress(TomesError):  # no model file: status still works
+            made_by.append(self.summarizer(settings).made_by(2))
+        fanout = settings.memory.fanout
+        key = (documents.chunk_stamp(store), fanout)
+        where = store.path.resolve()
+        with self._embedder_lock:
+            cached = self._plans.get(where)
+        if cached is None or cached[0] != key:
+            cached = (key, tuple(n.key for n in plan_tree(store, fanout=fanout)))
+            with self._embedder_lock:
+                self._plans[where] = cached
+        return tree_status(store, fanout=fanout, made_by=made_by, plan=cached[1])
 
     def job(self, project: Project) -> JobState:
         return self.indexer.state(project)
@@ -363,8 +377,7 @@ class Workspace:
         store = project.open()
         try:
             history: list[Answer] = ChatLog(store).answers(session_id) if session_id else []
-            status = self.index_status(project)
-            notices = [n for n in (status.notice(),) if n]
+            notices = [n for n in (tree_notice(self._tree_progress(store, settings)),) if n]
             retriever = self.retriever(store, settings, notices=notices)
             stream = ask(
                 question,

@@ -41,6 +41,7 @@ __all__ = [
     "existing_nodes",
     "levels",
     "node",
+    "node_made_by",
     "nodes",
     "search_nodes",
     "write_node",
@@ -102,6 +103,12 @@ def existing_nodes(store: ProjectStore) -> dict[NodeKey, ExistingNode]:
         "SELECT id, doc_id, level, ordinal, children_hash, made_by, text FROM nodes"
     ).fetchall()
     return {(d, lv, o): ExistingNode(i, ch, mb, t) for i, d, lv, o, ch, mb, t in rows}
+
+
+def node_made_by(store: ProjectStore) -> dict[NodeKey, str]:
+    """Each stored node's key and `made_by`, without its text (cheap: a status check)."""
+    rows = store.db.execute("SELECT doc_id, level, ordinal, made_by FROM nodes")
+    return {(d, lv, o): mb for d, lv, o, mb in rows}
 
 
 def delete_nodes(store: ProjectStore, ids: Sequence[int]) -> None:

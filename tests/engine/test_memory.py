@@ -226,3 +226,40 @@ def test_a_question_does_not_wait_behind_a_summary(
     assert done.is_set()
     with open_store(tmp_path) as store:
         assert tree_status(store, fanout=FANOUT).complete
+
+
+def test_answers_say_while_the_tree_is_incomplete_and_follow_new_documents(
+    tmp_path: Path,
+) -> None:
+    """Every question tells the user how far the tree is (from a plan kept per set of
+    chunks, not re-planned per question), and a new document makes the tree incomplete."""
+    from engine.workspace import Workspace
+    from tests.support.fixtures import make_pdf
+
+    overrides = {"model.backend": "fake", "retrieval.embeddings": False, "memory.fanout": 3}
+    ws = Workspace(Settings.load(env={"TOMES_HOME": str(tmp_path)}, overrides=overrides))
+    try:
+        project = ws.project("Tree", create=True)
+        first = make_pdf(tmp_path / "a.pdf", pages_about(1, 12))
+        list(ws.ingest(project, [first], background_index=False))
+        steps = ws.index(project)
+        for step in steps:
+            if step.phase == "tree" and step.done >= 2:
+                break  # stop the build part of the way
+        steps.close()
+        notices = ws.ask(project, "What is the rent?").result().notices
+        (notice,) = notices
+        assert "summary tree is still being built" in notice
+        total = ws.index_status(project).tree.total
+        assert f"of {total} parts" in notice
+
+        list(ws.index(project))
+        assert ws.ask(project, "What is the rent?").result().notices == ()
+
+        second = make_pdf(tmp_path / "b.pdf", pages_about(2, 9))
+        list(ws.ingest(project, [second], background_index=False))
+        (notice,) = ws.ask(project, "What is the rent?").result().notices
+        assert ws.index_status(project).tree.total > total  # the plan followed the new chunks
+        assert f"of {ws.index_status(project).tree.total} parts" in notice
+    finally:
+        ws.close()

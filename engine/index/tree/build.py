@@ -19,10 +19,11 @@ from engine.index.tree.summarize import Summarizer
 from engine.store import nodes as nodes_rows
 from engine.store.db import ProjectStore
 from engine.store.documents import document_names
+from engine.store.nodes import NodeKey
 from ingest.tokens import cl100k
 from ingest.types import Locator
 
-__all__ = ["TreeProgress", "TreeStatus", "build_tree", "tree_status"]
+__all__ = ["TreeProgress", "TreeStatus", "build_tree", "tree_notice", "tree_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +137,28 @@ def build_tree(
         yield TreeProgress(done, total, node.level, built)
 
 
-def tree_status(store: ProjectStore, *, fanout: int, made_by: Sequence[str] = ()) -> TreeStatus:
-    """How much of the planned tree exists (nodes with a current `made_by`, when given)."""
-    plan = plan_tree(store, fanout=fanout)
-    existing = nodes_rows.existing_nodes(store)
+def tree_status(
+    store: ProjectStore,
+    *,
+    fanout: int,
+    made_by: Sequence[str] = (),
+    plan: Sequence[NodeKey] | None = None,
+) -> TreeStatus:
+    """How much of the planned tree exists (nodes with a current `made_by`, when given).
+    `plan` is the keys of `plan_tree(store, fanout=fanout)` when the caller has them (they
+    change only with the chunks); no node text is read."""
+    keys = plan if plan is not None else [n.key for n in plan_tree(store, fanout=fanout)]
+    existing = nodes_rows.node_made_by(store)
     accepted = set(made_by)
-    done = sum(
-        1
-        for n in plan
-        if n.key in existing and (not accepted or existing[n.key].made_by in accepted)
-    )
-    levels = nodes_rows.levels(store)
-    return TreeStatus(done, len(plan), levels)
+    done = sum(1 for k in keys if k in existing and (not accepted or existing[k] in accepted))
+    return TreeStatus(done, len(keys), nodes_rows.levels(store))
+
+
+def tree_notice(status: TreeStatus) -> str | None:
+    """What an answer should tell the user while the tree is incomplete."""
+    if status.total and not status.complete:
+        return (
+            f"The summary tree is still being built ({status.done} of {status.total} "
+            "parts); whole-document answers use the parts that exist so far."
+        )
+    return None
