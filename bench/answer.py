@@ -1,6 +1,6 @@
 """Answer benchmark: time to first token against the model's own prompt-processing rate.
 
-    .venv/bin/python bench/answer.py [--model PATH] [--budgets 1024,2048,4096]
+    .venv/bin/python -m bench.answer [--model PATH] [--budgets 1024,2048,4096]
 
 In one run, with the embedded model (or --model) through llama.cpp:
   1. raw prompt processing (tokens/s) and generation (tokens/s), measured directly;
@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 BENCH = Path(os.environ.get("TOMES_BENCH_DIR", ROOT.parent / "shared" / "bench"))
 
 QUESTIONS = [
@@ -228,4 +227,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if not __package__:  # run as a file, bench/ingest.py would shadow the ingest package
+        sys.exit("run it from the repository root: .venv/bin/python -m bench.answer")
     sys.exit(main())

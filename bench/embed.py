@@ -1,6 +1,6 @@
 """Embedding benchmark: all-MiniLM-L6-v2 on torch vs plain numpy, one and two windows per chunk.
 
-    .venv/bin/python bench/embed.py [--chunks 200] [--repeat 2] [--rounds 2]
+    .venv/bin/python -m bench.embed [--chunks 200] [--repeat 2] [--rounds 2]
 
 Corpus: ~400-token (cl100k) chunks cut from the CUAD contracts in ../shared/bench/cuad/txt (or
 TOMES_BENCH_DIR/cuad/txt); if that folder is missing it says "data not found" and uses
@@ -57,7 +57,6 @@ def _synthetic(n_tokens: int) -> str:
 
 def make_chunks(n: int) -> tuple[list[str], str]:
     """`n` chunks of CHUNK_TOKENS cl100k tokens, spread over the corpus; and the source name."""
-    sys.path.insert(0, str(ROOT))
     from ingest.tokens import cl100k
 
     tok = cl100k()
@@ -90,7 +89,6 @@ def make_chunks(n: int) -> tuple[list[str], str]:
 
 # ---------------------------------------------------------------------------------- workers
 def worker_model(kind: str, chunks_file: str, repeat: int, vectors_out: str) -> dict[str, object]:
-    sys.path.insert(0, str(ROOT))
     import numpy as np
 
     chunks = json.loads(Path(chunks_file).read_text())
@@ -130,7 +128,6 @@ def worker_model(kind: str, chunks_file: str, repeat: int, vectors_out: str) -> 
 
 def worker_pending(chunks_file: str, home: str) -> dict[str, object]:
     """embed_pending end to end (numpy, windows=2) into a real store: SQLite reads, writes."""
-    sys.path.insert(0, str(ROOT))
     from engine.index.embed import embed_texts
     from engine.index.embed.minilm_numpy import NumpyMiniLM
     from engine.index.embed.pending import embed_pending
@@ -167,7 +164,6 @@ def worker_pending(chunks_file: str, home: str) -> dict[str, object]:
 
 def worker_index(home: str, n: int) -> dict[str, object]:
     """VectorIndex over `n` random unit vectors written straight into the table."""
-    sys.path.insert(0, str(ROOT))
     import numpy as np
 
     from engine.index.embed.vector_index import VectorIndex
@@ -228,7 +224,11 @@ def _best(old: dict[str, object] | None, new: dict[str, object]) -> dict[str, ob
 def _run_worker(args: list[str]) -> dict[str, object]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, __file__, "--worker", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "bench.embed", "--worker", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     if proc.returncode != 0:
         raise SystemExit(f"worker {args[0]} failed:\n{proc.stderr[-3000:]}")
@@ -326,4 +326,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if not __package__:  # run as a file, bench/ingest.py would shadow the ingest package
+        sys.exit("run it from the repository root: .venv/bin/python -m bench.embed")
     main()

@@ -1,6 +1,6 @@
 """Ingest benchmark: Tomes vs `pdftotext` and raw pypdf on the same PDFs, in one run.
 
-    .venv/bin/python bench/ingest.py [--skip-codebase]
+    .venv/bin/python -m bench.ingest [--skip-codebase]
 
 Corpus (read from ../shared/bench, or TOMES_BENCH_DIR): pdfs/fullrefman.pdf (2,415 pages) and
 every cuad/pdf/*.pdf. Each measurement runs in a fresh subprocess so its peak RSS is its own.
@@ -37,7 +37,6 @@ def _peak_mb() -> float:
 
 def worker_tomes(home: str, paths: list[str]) -> dict[str, object]:
     os.environ["TOMES_HOME"] = home
-    sys.path.insert(0, str(ROOT))
     from engine.intake import ingest_paths
     from engine.settings import Settings
     from engine.store.projects import Projects
@@ -82,7 +81,8 @@ def worker_pypdf(paths: list[str]) -> dict[str, object]:
 
 def _run_worker(kind: str, *args: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, *args],
+        [sys.executable, "-m", "bench.ingest", "--worker", kind, *args],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -158,7 +158,6 @@ def main(skip_codebase: bool) -> int:
     _print_table(["corpus", "system", "seconds", "pages/s", "vs pdftotext", "peak RSS MB"], rows)
 
     # Memory flat in document size: a tiny PDF vs the 2,415-page one, fresh processes.
-    sys.path.insert(0, str(ROOT))
     from tests.support.fixtures import make_pdf
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,6 +195,8 @@ def main(skip_codebase: bool) -> int:
 
 
 if __name__ == "__main__":
+    if not __package__:  # run as a file, bench/ingest.py would shadow the ingest package
+        sys.exit("run it from the repository root: .venv/bin/python -m bench.ingest")
     if len(sys.argv) > 2 and sys.argv[1] == "--worker":
         kind, args = sys.argv[2], sys.argv[3:]
         workers = {

@@ -1,7 +1,7 @@
 """Quality benchmark: evidence recall (CUAD), needles in haystacks, whole-document questions
 (QMSum) and the cost of building the summary tree. Same model and budgets for every system.
 
-    .venv/bin/python bench/quality.py [--parts cuad,needles,qmsum,treecost] [--qmsum-meetings 6]
+    .venv/bin/python -m bench.quality [--parts cuad,needles,qmsum,treecost] [--qmsum-meetings 6]
 
 Data from ../shared/bench (or TOMES_BENCH_DIR); each part says "data not found" without it.
 Built projects are kept in bench/.work/ (git-ignored) so a re-run does not re-embed or rebuild
@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 BENCH = Path(os.environ.get("TOMES_BENCH_DIR", ROOT.parent / "shared" / "bench"))
 WORK = Path(os.environ.get("TOMES_BENCH_WORK", ROOT / "bench" / ".work"))
 OUT = ROOT / "bench" / "results" / "quality.json"
@@ -438,14 +437,7 @@ def treecost(results: dict[str, Any]) -> None:
     if not pdfs:
         print("tree cost: data not found")
         return
-    # bench/answer.py by path: putting bench/ on sys.path would let bench/ingest.py shadow
-    # the ingest package
-    spec = importlib.util.spec_from_file_location("bench_answer", ROOT / "bench" / "answer.py")
-    assert spec and spec.loader
-    bench_answer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_answer)
-    raw_rates = bench_answer.raw_rates
-
+    from bench.answer import raw_rates
     from engine.index.tree.build import build_tree
     from engine.index.tree.summarize import ModelSummarizer
     from engine.llm.backends import model_identity
@@ -546,5 +538,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if not __package__:  # run as a file, bench/ingest.py would shadow the ingest package
+        sys.exit("run it from the repository root: .venv/bin/python -m bench.quality")
     random.seed(0)
     sys.exit(main())
