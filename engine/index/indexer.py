@@ -136,9 +136,6 @@ class BackgroundIndexer:
         with self._lock:
             return self._states.get(str(project.folder), JobState())
 
-    def running(self, project: Project) -> bool:
-        return self.state(project).running
-
     def cancel(self, project: Project, *, wait: float = 0.0) -> None:
         key = str(project.folder)
         with self._lock:

@@ -14,7 +14,6 @@ queries read only the posting lists of their terms from memory-mapped .npy files
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -246,8 +245,3 @@ class LexicalIndex:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
         hits = hits[np.argsort(-scores[hits], kind="stable")]
         return [(self._chunk_ids[i], float(scores[i])) for i in hits]
-
-
-def expected_idf(n_chunks: int, df: int) -> float:
-    """The IDF used above (for tests and documentation)."""
-    return math.log1p((n_chunks - df + 0.5) / (df + 0.5))

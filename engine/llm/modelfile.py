@@ -20,7 +20,6 @@ __all__ = [
     "embedded_part_paths",
 ]
 
-EMBEDDED_NAME = "Qwen2.5-Coder-0.5B-Instruct Q4_K_M"
 EMBEDDED_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 EMBEDDED_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 EMBEDDED_SIZE = 5 * 89_128_960 + 45_755_264

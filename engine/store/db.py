@@ -186,9 +186,6 @@ class ProjectStore:
     def chunks(self, chunk_ids: Iterable[str]) -> list[StoredChunk]:
         return _documents.chunks(self, chunk_ids)
 
-    def chunks_by_rowid(self, rowids: Iterable[int]) -> list[StoredChunk]:
-        return _documents.chunks_by_rowid(self, rowids)
-
     def doc_chunks(self, doc_id: str, start: int = 0, end: int | None = None) -> list[StoredChunk]:
         """A document's chunks with ordinals in [start, end] (inclusive), in order."""
         return _documents.doc_chunks(self, doc_id, start, end)
@@ -212,11 +209,3 @@ class ProjectStore:
     # ------------------------------------------------------------------ maintenance
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
-    def copy_to(self, target: Path) -> None:
-        """A consistent copy of the database (e.g. for export or backup)."""
-        dest = sqlite3.connect(str(target))
-        try:
-            self.db.conn.backup(dest)
-        finally:
-            dest.close()

@@ -290,21 +290,6 @@ def chunks(store: ProjectStore, chunk_ids: Iterable[str]) -> list[StoredChunk]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def chunks_by_rowid(store: ProjectStore, rowids: Iterable[int]) -> list[StoredChunk]:
-    ids = list(rowids)
-    if not ids:
-        return []
-    rows: dict[int, StoredChunk] = {}
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        marks = ",".join("?" * len(part))
-        for r in store.db.execute(
-            f"SELECT {CHUNK_COLS} {_FROM_CHUNKS} WHERE c.rowid IN ({marks})", part
-        ):
-            rows[r[1]] = chunk_from_row(r)
-    return [rows[i] for i in ids if i in rows]
-
-
 def doc_chunks(
     store: ProjectStore, doc_id: str, start: int = 0, end: int | None = None
 ) -> list[StoredChunk]:

@@ -44,10 +44,6 @@ class TreeStatus:
     def complete(self) -> bool:
         return self.total > 0 and self.done >= self.total
 
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0
-
 
 def _hash(parts: Sequence[str]) -> str:
     h = hashlib.sha1()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 __all__ = ["Backend", "ChatMessage", "GenerationParams", "Role", "TokenStream"]
@@ -132,7 +132,6 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def complete(
