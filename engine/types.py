@@ -265,8 +265,9 @@ class Answer:
 class SummaryNode:
     """A node of the summary tree. Level 1 summarizes chunks; level n summarizes level n-1.
 
-    `chunk_span` is (doc_id, first chunk ordinal, last chunk ordinal) for per-document nodes,
-    or ("", 0, 0) for the corpus root, which spans every document.
+    A per-document node covers the chunks of `doc_id` with ordinals `chunk_start` to
+    `chunk_end` (inclusive), and `locator` is their page or line span. Corpus nodes span every
+    document: `doc_id` is "", `chunk_start` and `chunk_end` are 0, and `locator` is empty.
     """
 
     id: int

@@ -1,8 +1,9 @@
 """The project database schema, as an append-only list of migrations.
 
 A migration that has shipped is never edited: change the schema by appending a new function.
-`tests/test_migrations.py` migrates a checked-in database written by an earlier schema through
-every later migration, so users never lose documents, chats or notes on upgrade.
+`tests/reliability/test_upgrade.py` opens every checked-in database written by an earlier
+schema (tests/data/, made by tests/data/make_project_fixture.py) and runs every later
+migration over it, so users never lose documents, chats or notes on upgrade.
 """
 
 from __future__ import annotations
