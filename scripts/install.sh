@@ -3,8 +3,9 @@
 #
 # llama-cpp-python has no wheel for 0.3.36, so pip builds it from source (a few minutes). Its
 # default build uses -march=native, which compiles llama.cpp's AMX kernels; on CPUs with AMX
-# (recent Xeons) the first inference then segfaults in ggml_backend_amx_mul_mat. We build a
-# portable AVX2 binary instead. Set CMAKE_ARGS yourself for a GPU build, e.g.
+# (recent Xeons) the first inference then segfaults in ggml_backend_amx_mul_mat
+# (https://github.com/ggml-org/llama.cpp/issues/20824, closed as stale without a fix). We build
+# a portable AVX2 binary instead. Set CMAKE_ARGS yourself for a GPU build, e.g.
 #   CMAKE_ARGS="-DGGML_CUDA=on" scripts/install.sh      (NVIDIA)
 #   CMAKE_ARGS="-DGGML_METAL=on" scripts/install.sh     (Apple Silicon)
 set -euo pipefail

@@ -3,9 +3,10 @@
 knows how many outputs each event has)."""
 
 # No `from __future__ import annotations` in app.handlers: Gradio reads handler type hints at
-# run time (gr.EventData / gr.SelectData parameters, `gr.api` endpoint types), and it needs
-# real types, not strings. See https://www.gradio.app/docs/gradio/api (gr.api "uses the type
-# hints of the function to determine the input and output types").
+# run time (gr.EventData / gr.SelectData parameters, and the endpoint types of `gr.api`, whose
+# functions "should be fully typed": https://www.gradio.app/main/docs/gradio/api). gr.api takes
+# return types from inspect.signature(fn).return_annotation, which PEP 563 turns into a string,
+# and it fails on incomplete hints (https://github.com/gradio-app/gradio/issues/11175).
 
 import contextlib
 import functools

@@ -102,8 +102,11 @@ class ProjectStore:
 
         BEGIN IMMEDIATE takes the write lock up front, waiting (busy timeout) while another
         connection writes. A deferred BEGIN would read first and fail at once with "database
-        is locked" when its first write finds that another connection committed in between
-        (WAL's SQLITE_BUSY_SNAPSHOT): seen when a chat was saved during an ingest.
+        is locked" when its first write finds that another connection committed in between:
+        WAL's SQLITE_BUSY_SNAPSHOT, which the busy handler never retries
+        (https://www.sqlite.org/rescode.html#busy_snapshot; the usual fix is BEGIN IMMEDIATE,
+        https://simonwillison.net/2025/Feb/17/sqlite-busy/). Seen when a chat was saved
+        during an ingest.
         """
         conn = self.db.conn
         if conn.in_transaction:

@@ -105,9 +105,9 @@ def write_vectors(
     """
     db = store.db
     with store.transaction():
-        # Write first: the transaction then holds the write lock before it reads, so a
-        # concurrent commit cannot invalidate its snapshot (SQLITE_BUSY_SNAPSHOT, which
-        # busy_timeout does not retry).
+        # The transaction holds the write lock before it reads (BEGIN IMMEDIATE, see
+        # ProjectStore.transaction), so a concurrent commit cannot invalidate the snapshot the
+        # high-water mark is read from (https://www.sqlite.org/rescode.html#busy_snapshot).
         db.execute(
             "INSERT INTO meta(key, value) VALUES (?, '0') ON CONFLICT(key) DO NOTHING", [_HWM_KEY]
         )

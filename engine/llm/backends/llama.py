@@ -40,7 +40,8 @@ def physical_cores() -> int:
 def amx_crash_risk(system_info: str, cpuinfo: str) -> bool:
     """True when llama.cpp was built with AMX kernels and this CPU has AMX: that combination
     segfaults on the first inference in ggml_backend_amx_mul_mat (seen with llama-cpp-python
-    0.3.36 built with -march=native on Sapphire Rapids Xeons)."""
+    0.3.36 built with -march=native on Sapphire Rapids Xeons; upstream:
+    https://github.com/ggml-org/llama.cpp/issues/20824, closed as stale without a fix)."""
     built_with_amx = "AMX" in system_info.upper()
     cpu_has_amx = "amx_tile" in cpuinfo or "amx_int8" in cpuinfo
     return built_with_amx and cpu_has_amx
