@@ -109,14 +109,16 @@ def cli() -> None:
 @_friendly
 def projects_cmd(as_json: bool) -> None:
     """List projects with their document and chunk counts."""
-    from engine.store.projects import Projects
+    from engine import Workspace
 
-    settings = _settings()
-    rows = []
-    for project in Projects(settings.home).list():
-        with project.open() as store:
-            stats = store.stats()
-        rows.append({"name": project.name, **stats, "folder": str(project.folder)})
+    workspace = Workspace(_settings())
+    try:
+        rows = [
+            {"name": p.name, **workspace.stats(p), "folder": str(p.folder)}
+            for p in workspace.list_projects()
+        ]
+    finally:
+        workspace.close()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -143,7 +145,7 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
     Prints one line per file: ok, unchanged, replaced, skipped or failed with the reason.
     Exits with status 1 if any file failed; the others are still added.
     """
-    from engine.workspace import Workspace
+    from engine import Workspace
 
     workspace = Workspace(_settings(**{"ingest.chunk_tokens": chunk_tokens}))
     proj = workspace.project(project, create=True)
@@ -271,8 +273,8 @@ def ask_cmd(
     The answer streams as it is written; its citations (document, page or lines, and the
     quoted source text) follow. With --retrieve-only, only the context is shown.
     """
+    from engine import Workspace
     from engine.types import Answer, Timings
-    from engine.workspace import Workspace
 
     overrides = {"retrieval.budget": budget, **_model_overrides(**model)}
     workspace = Workspace(_settings(**overrides))
@@ -328,7 +330,7 @@ def ask_cmd(
 def index_cmd(project: str, no_tree: bool, **model: Any) -> None:
     """Build or extend the project's embeddings and summary tree (resumable: stop it any
     time with Ctrl-C and run it again to continue where it stopped)."""
-    from engine.workspace import Workspace
+    from engine import Workspace
 
     workspace = Workspace(_settings(**_model_overrides(**model)))
     status = _Status(sys.stderr)
@@ -376,16 +378,16 @@ def export_cmd(
     project: str, fmt: Literal["docx", "md"], out: Path, answers: tuple[int, ...]
 ) -> None:
     """Export the project's notes (and chosen answers) with their citations."""
-    from engine.review.export import collect, write_report
-    from engine.store.chats import ChatLog
-    from engine.store.projects import Projects
+    from engine import Workspace
 
-    settings = _settings()
-    proj = Projects(settings.home).get(project)
-    with proj.open() as store:
-        items = collect(ChatLog(store), message_ids=list(answers))
-    path = write_report(proj.name, items, out, fmt)
-    click.echo(f"Wrote {len(items)} section(s) to {path}")
+    workspace = Workspace(_settings())
+    try:
+        path, sections = workspace.export_report(
+            workspace.project(project), out, fmt=fmt, message_ids=answers
+        )
+    finally:
+        workspace.close()
+    click.echo(f"Wrote {sections} section(s) to {path}")
 
 
 # ---------------------------------------------------------------------------------- settings
@@ -395,8 +397,8 @@ def export_cmd(
 @_friendly
 def settings_cmd(project: str | None, as_json: bool) -> None:
     """Show every setting: its value, default, environment variable and meaning."""
+    from engine import Workspace
     from engine.settings import Settings
-    from engine.workspace import Workspace
 
     settings = _settings()
     if project:

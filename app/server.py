@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine import Workspace
 from engine.errors import SettingsError
 from engine.settings import Settings
-from engine.workspace import Workspace
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -136,14 +136,18 @@ def launch(
             "read your documents. Add --auth USER:PASSWORD, or leave --host at 127.0.0.1"
         )
     settings = workspace.settings if workspace is not None else Settings.load()
+    ws = workspace or Workspace(settings)
     if project is not None:
         from app.prefs import UiPrefs
-        from engine.store.projects import Projects
 
-        # a wrong name fails here, listing the known ones; a right one opens first
-        UiPrefs(settings.home).remember(Projects(settings.home).get(project).name)
+        try:  # a wrong name fails here, listing the known ones; a right one opens first
+            name = ws.project(project).name
+        except BaseException:
+            if workspace is None:
+                ws.close()
+            raise
+        UiPrefs(settings.home).remember(name)
     restore = _quiet_environment(settings.home)
-    ws = workspace or Workspace(settings)
     try:
         app = build_app(ws)
         app.queue(default_concurrency_limit=4)

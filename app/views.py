@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.intake import FileEvent
-    from engine.review.viewer import SourceView
+    from engine import FileEvent, SourceView
     from engine.types import Answer, Citation, DocumentInfo, SummaryNode
 
 __all__ = [
