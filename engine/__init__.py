@@ -40,8 +40,8 @@ if TYPE_CHECKING:
         StoreError,
         TomesError,
     )
-    from engine.index.indexer import IndexProgress, JobState
-    from engine.intake import FileEvent
+    from engine.index.indexer import IndexProgress, JobState, Phase
+    from engine.intake import FileEvent, FileStatus
     from engine.qa.answer import AnswerStream
     from engine.review.viewer import SourceView
     from engine.settings import Settings
@@ -95,9 +95,11 @@ _WHERE: dict[str, str] = {
     "AnswerStream": "engine.qa.answer",
     "ChatLog": "engine.store.chats",
     "FileEvent": "engine.intake",
+    "FileStatus": "engine.intake",
     "IndexProgress": "engine.index.indexer",
     "IndexStatus": "engine.workspace",
     "JobState": "engine.index.indexer",
+    "Phase": "engine.index.indexer",
     "Project": "engine.store.projects",
     "Settings": "engine.settings",
     "SourceView": "engine.review.viewer",
@@ -114,6 +116,7 @@ __all__ = [
     "ContextItem",
     "DocumentInfo",
     "FileEvent",
+    "FileStatus",
     "GenerationFailed",
     "IndexProgress",
     "IndexStatus",
@@ -123,6 +126,7 @@ __all__ = [
     "ModelError",
     "ModelNotFound",
     "Note",
+    "Phase",
     "Project",
     "ProjectError",
     "ProjectExists",

@@ -8,7 +8,7 @@ from typing import TypedDict
 from gradio import FileData
 
 from app.handlers.viewer import ViewerHandlers
-from engine import TomesError
+from engine import FileStatus, TomesError
 
 __all__ = ["AddedFile", "ApiHandlers", "OpenedSource"]
 
@@ -17,7 +17,7 @@ class AddedFile(TypedDict):
     """How one uploaded file ended (`/add_files`)."""
 
     name: str
-    status: str  # added, replaced, unchanged, skipped or failed
+    status: FileStatus  # added, replaced, unchanged, skipped or failed (never reading)
     reason: str
     pages: int | None
     passages: int
@@ -56,7 +56,7 @@ class ApiHandlers(ViewerHandlers):
         return [
             AddedFile(
                 name=e.name,
-                status=str(e.status),
+                status=e.status,
                 reason=e.reason,
                 pages=e.n_pages,
                 passages=e.n_chunks,
