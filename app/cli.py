@@ -428,16 +428,73 @@ def settings_cmd(project: str | None, as_json: bool) -> None:
 @click.option("--project", "-p", default=None, help="Project to open (default: the last one).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=int, default=7860, show_default=True, help="Port (0 = any free).")
-@click.option("--auth", default=None, help="USER:PASSWORD; required to bind a non-loopback host.")
-@click.option("--no-browser", is_flag=True, help="Do not open a browser window.")
+@click.option(
+    "--auth-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Users file for password sign-in: NAME:PASSWORD lines (or TOMES_AUTH=NAME:PASSWORD); "
+    "required to bind a non-loopback host.",
+)
+@click.option("--auth", default=None, hidden=True, help="Refused: see --auth-file.")
+@click.option(
+    "--certfile", type=click.Path(path_type=Path), default=None, help="TLS certificate (PEM)."
+)
+@click.option(
+    "--keyfile", type=click.Path(path_type=Path), default=None, help="TLS private key (PEM)."
+)
+@click.option(
+    "--no-browser", is_flag=True, help="Do not open a browser; print the address to open."
+)
 @_friendly
 def serve_cmd(
-    project: str | None, host: str, port: int, auth: str | None, no_browser: bool
+    project: str | None,
+    host: str,
+    port: int,
+    auth_file: Path | None,
+    auth: str | None,
+    certfile: Path | None,
+    keyfile: Path | None,
+    no_browser: bool,
 ) -> None:
-    """Open the Tomes app in your browser (local only unless you say otherwise)."""
+    """Open the Tomes app in your browser (local only unless you say otherwise).
+
+    Each start makes a new secret: the address printed (and opened) ends in ?token=…, and the
+    app answers nobody without it. To let other machines in, bind their network (--host
+    0.0.0.0), give named users passwords (TOMES_AUTH or --auth-file) and, ideally, TLS.
+    """
+    from app.security import serve_credentials
     from app.server import launch
 
-    launch(project=project, host=host, port=port, auth=auth, open_browser=not no_browser)
+    launch(
+        project=project,
+        host=host,
+        port=port,
+        credentials=serve_credentials(auth, auth_file),
+        certfile=certfile,
+        keyfile=keyfile,
+        open_browser=not no_browser,
+    )
+
+
+@cli.command("hash-password")
+@click.argument("name")
+@_friendly
+def hash_password_cmd(name: str) -> None:
+    """Print a users-file line for NAME whose password is stored hashed (scrypt).
+
+    The password is read from the terminal (twice), or from standard input when it is not a
+    terminal; it must be at least 12 characters."""
+    from app.security import MIN_PASSWORD_CHARS, hash_password
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise TomesError(f"the password must be at least {MIN_PASSWORD_CHARS} characters")
+    if ":" in name or not name.strip():
+        raise TomesError("the user name must not be empty or contain ':'")
+    click.echo(f"{name.strip()}:{hash_password(password)}")
 
 
 def main() -> None:

@@ -109,12 +109,12 @@ def serve() -> Iterator[Any]:
     def start(workspace: Workspace, **kwargs: Any) -> Server:
         server = launch(
             project=kwargs.pop("project", None),
-            host="127.0.0.1",
+            host=kwargs.pop("host", "127.0.0.1"),
             port=0,
-            auth=kwargs.pop("auth", None),
             open_browser=False,
             workspace=workspace,
             block=False,
+            **kwargs,
         )
         assert server is not None
         servers.append(server)
