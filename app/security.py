@@ -167,8 +167,8 @@ def parse_users(text: str, *, where: str) -> Credentials:
     `tomes hash-password`) per line; blank lines and `#` comments are ignored."""
     users: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        line = raw.rstrip("\r\n")  # a password may start or end with spaces
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, sep, secret = line.partition(":")
         name = name.strip()
@@ -253,7 +253,8 @@ def _machine_names() -> set[str]:
 
     import psutil
 
-    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
+    # gethostname, not getfqdn: that would ask DNS, and nothing may leave the machine.
+    names = {socket.gethostname().lower()}
     for addresses in psutil.net_if_addrs().values():
         for address in addresses:
             if address.family in (socket.AF_INET, socket.AF_INET6):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -131,10 +132,14 @@ def _bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0 = any free port), bound before the server
     starts so that a taken port fails here, with the OS's reason."""
     name = host.strip("[]")
-    family, kind, proto, _, address = socket.getaddrinfo(
-        name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(name).version == 6 else socket.AF_INET
+        address: Any = (name, port)
+    except ValueError:  # a host name: resolve it
+        family, _, _, _, address = socket.getaddrinfo(
+            name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         if os.name != "nt":  # on Windows SO_REUSEADDR would let us bind a port in use
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -200,7 +205,9 @@ def _asgi_app(
         css_paths=[CSS_PATH],
     )
     fastapi_app.add_middleware(Boundary, config=config)  # outermost: runs first
-    mounted = next(r.app for r in fastapi_app.routes if getattr(r, "path", None) == "")
+    from starlette.routing import Mount
+
+    mounted = next(r.app for r in fastapi_app.routes if isinstance(r, Mount) and r.path == "")
     return _LoopProbe(fastapi_app, mounted)
 
 
