@@ -53,6 +53,7 @@ from engine.errors import SettingsError
 __all__ = [
     "LOOPBACK_NAMES",
     "MIN_PASSWORD_CHARS",
+    "AllowedRoots",
     "Boundary",
     "BoundaryConfig",
     "Credentials",
@@ -278,6 +279,60 @@ def _split_host(value: str) -> str:
     if value.startswith("["):
         return value[1 : value.find("]")] if "]" in value else ""
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+# ---------------------------------------------------------------------------------- paths
+@dataclass(frozen=True)
+class AllowedRoots:
+    """Where "add a folder or file by path" may read from, on the server's disk.
+
+    By default (loopback) that is the user's home folder, minus its hidden folders
+    (~/.ssh, ~/.gnupg, ~/.config, …); when the server is reachable from other machines,
+    nothing, unless folders were allowed with --allow-folder (which may name hidden ones).
+    Paths are resolved (symlinks followed) before they are checked. Uploads are unaffected.
+    """
+
+    home: Path | None
+    extra: tuple[Path, ...] = ()
+
+    @classmethod
+    def for_server(cls, *, exposed: bool, allow: Iterable[Path] = ()) -> AllowedRoots:
+        home = None if exposed else Path.home()
+        return cls(home=home, extra=tuple(Path(p).expanduser().resolve() for p in allow))
+
+    def check(self, path: Path) -> Path:
+        """The resolved `path` if it may be read; else SettingsError saying why and how to
+        allow it."""
+        try:
+            resolved = path.expanduser().resolve(strict=True)
+        except FileNotFoundError:
+            raise SettingsError(f"there is no file or folder at {path}") from None
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a permission error
+            raise SettingsError(f"{path} cannot be opened ({exc})") from None
+        for root in self.extra:
+            if resolved == root or resolved.is_relative_to(root):
+                return resolved
+        how = (
+            f"to allow it, restart Tomes with --allow-folder {resolved}, or upload the files"
+        )
+        if self.home is None:
+            raise SettingsError(
+                "adding folders by path is off while Tomes is reachable from other machines "
+                f"({path} was refused); {how}"
+            )
+        home = self.home.resolve()
+        if not resolved.is_relative_to(home):
+            raise SettingsError(
+                f"{path} is outside your home folder ({home}), the only place Tomes reads "
+                f"folders from by default; {how}"
+            )
+        hidden = [part for part in resolved.relative_to(home).parts if part.startswith(".")]
+        if hidden:
+            raise SettingsError(
+                f"{path} is inside the hidden folder {hidden[0]!r}, which can hold keys and "
+                f"passwords (~/.ssh, ~/.gnupg…), so Tomes does not read it by default; {how}"
+            )
+        return resolved
 
 
 # ---------------------------------------------------------------------------------- sessions
