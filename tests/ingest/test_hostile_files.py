@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import make_docx
+from tests.support.fixtures import make_docx
 
 ROOT = Path(__file__).resolve().parents[2]
 
