@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -53,6 +55,10 @@ def _friendly(fn: F) -> F:
         except TomesError as exc:
             hint = _cli_hint(exc)
             raise click.ClickException(f"{exc} ({hint})" if hint else str(exc)) from None
+        except sqlite3.Error as exc:  # never a raw "OperationalError: database is locked"
+            from engine.errors import store_error
+
+            raise click.ClickException(str(store_error(exc))) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -443,6 +449,14 @@ def settings_cmd(project: str | None, as_json: bool) -> None:
     "--keyfile", type=click.Path(path_type=Path), default=None, help="TLS private key (PEM)."
 )
 @click.option(
+    "--allow-folder",
+    "allow_folders",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A folder the page may add by path (repeatable). By default: your home folder "
+    "minus hidden folders; none when --host is not loopback.",
+)
+@click.option(
     "--no-browser", is_flag=True, help="Do not open a browser; print the address to open."
 )
 @_friendly
@@ -454,6 +468,7 @@ def serve_cmd(
     auth: str | None,
     certfile: Path | None,
     keyfile: Path | None,
+    allow_folders: tuple[Path, ...],
     no_browser: bool,
 ) -> None:
     """Open the Tomes app in your browser (local only unless you say otherwise).
@@ -472,6 +487,7 @@ def serve_cmd(
         credentials=serve_credentials(auth, auth_file),
         certfile=certfile,
         keyfile=keyfile,
+        allow_folders=allow_folders,
         open_browser=not no_browser,
     )
 
@@ -499,6 +515,10 @@ def hash_password_cmd(name: str) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    if os.name == "posix":
+        # Everything Tomes writes (projects, exports, Gradio's upload cache) is the user's
+        # alone; the engine also sets modes itself, this covers what libraries create.
+        os.umask(0o077)
     cli(prog_name="tomes")
 
 

@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--certfile", type=Path, default=None, help="TLS certificate (PEM).")
     parser.add_argument("--keyfile", type=Path, default=None, help="TLS private key (PEM).")
     parser.add_argument(
+        "--allow-folder",
+        dest="allow_folders",
+        action="append",
+        type=Path,
+        default=[],
+        help="A folder the page may add by path (repeatable; default: your home folder).",
+    )
+    parser.add_argument(
         "--no-browser", action="store_true", help="Do not open a browser; print the URL."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -196,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the desktop app until it is stopped; returns the exit status (0 after a clean
     stop, 1 when it cannot start, with the reason on stderr). Call from the main thread."""
     args = build_parser().parse_args(argv)
+    if os.name == "posix":
+        os.umask(0o077)  # everything the app writes is the user's alone
     if args.port and port_in_use(args.host, args.port):
         # Checked before starting anything: gradio's own message talks about its settings.
         _say(
@@ -222,6 +232,7 @@ def _serve(args: argparse.Namespace, stop: _StopSignals) -> int:
             credentials=serve_credentials(args.auth, args.auth_file),
             certfile=args.certfile,
             keyfile=args.keyfile,
+            allow_folders=args.allow_folders,
             open_browser=False,  # ours: it knows when there is no display
             block=False,
         )

@@ -67,6 +67,7 @@ __all__ = [
     "load_credentials",
     "new_token",
     "parse_users",
+    "remote_host",
     "serve_credentials",
     "verify_password",
 ]
@@ -244,6 +245,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def remote_host(url: str) -> str:
+    """The host of `url` when it is another machine ('' for none or this machine)."""
+    if not url.strip():
+        return ""
+    host = urlsplit(url.strip() if "//" in url else f"//{url.strip()}").hostname or ""
+    return "" if not host or is_loopback(host) else host
+
+
 def _is_wildcard(host: str) -> bool:
     return host.strip("[]") in ("0.0.0.0", "::", "")
 
@@ -312,9 +321,7 @@ class AllowedRoots:
         for root in self.extra:
             if resolved == root or resolved.is_relative_to(root):
                 return resolved
-        how = (
-            f"to allow it, restart Tomes with --allow-folder {resolved}, or upload the files"
-        )
+        how = f"to allow it, restart Tomes with --allow-folder {resolved}, or upload the files"
         if self.home is None:
             raise SettingsError(
                 "adding folders by path is off while Tomes is reachable from other machines "

@@ -23,11 +23,13 @@ import socket
 import threading
 import time
 import webbrowser
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.security import (
+    AllowedRoots,
     Boundary,
     BoundaryConfig,
     Credentials,
@@ -97,12 +99,14 @@ class Server:
             _restore(self._restore_env)
 
 
-def build_app(workspace: Workspace) -> gr.Blocks:
-    """The app's Blocks over `workspace` (theme and CSS are `launch()`'s)."""
+def build_app(workspace: Workspace, *, roots: AllowedRoots | None = None) -> gr.Blocks:
+    """The app's Blocks over `workspace` (theme and CSS are `launch()`'s); `roots` are the
+    folders a path typed in the page may name (default: the home folder, minus hidden
+    folders)."""
     from app.handlers import Handlers
     from app.ui import build
 
-    return build(Handlers(workspace))
+    return build(Handlers(workspace, roots=roots))
 
 
 def theme() -> Any:
@@ -228,6 +232,7 @@ def launch(
     credentials: Credentials | None = None,
     certfile: Path | None = None,
     keyfile: Path | None = None,
+    allow_folders: Sequence[Path] = (),
     workspace: Workspace | None = None,
     block: bool = True,
 ) -> Server | None:
@@ -236,7 +241,8 @@ def launch(
     `credentials` (named users, see `app.security.load_credentials`) turn on password
     sign-in; they are required for any host that is not loopback. With `block` (the CLI),
     serve until Ctrl+C or SIGTERM, then shut down cleanly; without, return the running
-    `Server` (tests, the desktop launcher)."""
+    `Server` (tests, the desktop launcher). `allow_folders` may be added by path in the
+    page (besides the home folder on loopback; alone when exposed)."""
     import uvicorn
 
     exposed = not is_loopback(host)
@@ -279,7 +285,8 @@ def launch(
     )
     restore = _quiet_environment(settings.home)
     try:
-        app = build_app(ws)
+        roots = AllowedRoots.for_server(exposed=exposed, allow=allow_folders)
+        app = build_app(ws, roots=roots)
         app.queue(default_concurrency_limit=4)
         asgi = _asgi_app(app, config, host=host, port=port, exports=exports)
         uv_config = uvicorn.Config(
