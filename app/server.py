@@ -382,6 +382,11 @@ def _quiet_environment(home: Path) -> dict[str, str | None]:
     }
     previous = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
+    if os.name == "posix":  # uploads are private documents: a 0700 folder, made here
+        for folder in (home, home / "cache", home / "cache" / "uploads"):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                folder.chmod(0o700)
     return previous
 
 

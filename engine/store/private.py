@@ -22,9 +22,18 @@ _POSIX: Final = os.name == "posix"
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) if needed, and make it 0700."""
+    """Create `path` (and missing parents, each 0700) if needed, and make it 0700."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    missing = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        if _POSIX:
+            with contextlib.suppress(OSError):
+                os.chmod(folder, DIR_MODE)
     if _POSIX:
         with contextlib.suppress(OSError):  # not ours (a shared parent): leave it
             os.chmod(path, DIR_MODE)

@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.errors import ProjectExists, ProjectGone, ProjectNotFound, StoreError
 from engine.store import locks
 from engine.store.db import ProjectStore
-from engine.store.private import private_dir
+from engine.store.private import private_dir, touch_private
 
 __all__ = ["Project", "Projects"]
 
@@ -141,7 +141,7 @@ class Projects:
         return project
 
     def _write_name(self, folder: Path, name: str) -> None:
-        tmp = folder / "project.json.tmp"
+        tmp = touch_private(folder / "project.json.tmp")
         tmp.write_text(json.dumps({"name": name}), encoding="utf-8")
         tmp.replace(folder / "project.json")
 

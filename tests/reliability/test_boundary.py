@@ -360,3 +360,107 @@ def test_tls_needs_both_files(serve: Any, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="both --certfile and --keyfile"):
         serve(workspace, certfile=tmp_path / "c.pem")
     workspace.close()
+
+
+# ---------------------------------------------------------------------------- phase 2
+def _join_and_read(
+    client: httpx.Client, fn_index: int, data: list[Any], *, session: str = "probe-session"
+) -> str:
+    """Call an event handler the way the page's JS does (queue/join, then its event
+    stream); returns the stream's text once the event completes."""
+    joined = client.post(
+        "/gradio_api/queue/join",
+        json={"fn_index": fn_index, "data": data, "session_hash": session, "trigger_id": None},
+    )
+    assert joined.status_code == 200, joined.text
+    text = ""
+    with client.stream("GET", f"/gradio_api/queue/data?session_hash={session}") as stream:
+        for line in stream.iter_lines():
+            text += line + "\n"
+            if '"process_completed"' in line:
+                break
+    return text
+
+
+def test_a_destructive_action_without_its_nonce_is_refused(server: Server) -> None:
+    """Signed in (token), the delete handler called by fn_index deletes nothing without the
+    nonce its confirmation question issued. The nonce lives in the page session's server-side
+    state (a gr.State): it never reaches the browser, and a value sent in its place is
+    ignored; a confirmation asked in one page session does not confirm in another."""
+    delete = _fn_index(server, "delete_project")
+    confirm = _fn_index(server, "confirm_delete_project")
+    with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60) as client:
+        for nonce in (None, "forged-nonce"):
+            stream = _join_and_read(client, delete, ["Acme", nonce], session="attacker")
+            assert "needs confirming" in stream, stream
+            assert [p.name for p in server.workspace.projects.list()] == ["Acme"]
+        question = _join_and_read(client, confirm, ["Acme", None], session="user-tab")
+        assert "cannot be undone" in question
+        assert "confirm" not in _join_and_read(client, delete, ["Acme", None], session="user-tab")
+    assert server.workspace.projects.list() == []
+
+
+def test_a_folder_outside_the_allowed_roots_is_refused_with_a_message(
+    server: Server, tmp_path: Path
+) -> None:
+    """Over HTTP, signed in: /etc and ~/.ssh cannot be added by path; the message says
+    why and how to allow it."""
+    ssh = tmp_path / ".ssh"  # tmp_path is the test's home folder (tests/conftest.py)
+    ssh.mkdir()
+    (ssh / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    link = tmp_path / "innocent"
+    link.symlink_to(ssh)  # a symlink does not get around it: resolved first
+    add = _fn_index(server, "add_sources")
+    with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60) as client:
+        for folder, why in (
+            ("/etc", "outside your home folder"),
+            (str(ssh), "hidden folder '.ssh'"),
+            (str(link), "hidden folder '.ssh'"),
+        ):
+            stream = _join_and_read(client, add, ["Acme", [], folder])
+            assert why in stream and "--allow-folder" in stream, stream
+    project = server.workspace.project("Acme")
+    assert server.workspace.documents(project) == []
+
+
+def test_files_under_tomes_home_are_private(server: Server, tmp_path: Path) -> None:
+    """After an upload, an answer, an export and the keyword index, every folder under
+    TOMES_HOME is 0700 and every file 0600 (databases and their WAL/SHM, backups, kept
+    uploads, exports, keyword-index files)."""
+    from gradio_client import Client, handle_file
+
+    from tests.support.fixtures import make_pdf
+
+    home = server.workspace.settings.home
+    pdf = make_pdf(tmp_path / "in" / "lease.pdf", ["The rent is 900 euros.", "Term: 2 years."])
+    client = Client(server.base_url, headers=server.headers, verbose=False)
+    client.predict("Acme", [handle_file(str(pdf))], api_name="/add_files")
+    answer = client.predict("Acme", "What is the rent?", api_name="/ask")
+    project = server.workspace.project("Acme")
+    list(server.workspace.build_keywords(project))
+    server.workspace.export_report(
+        project, home / "exports" / "x" / "r.md", fmt="md", message_ids=[answer["message_id"]]
+    )
+    store = project.open()  # kept open, so its -wal and -shm files exist during the scan
+    store._backup("test")  # what a migration takes first
+    store.set_meta("probe", "x")
+    kinds = {"db": 0, "wal": 0, "backup": 0, "upload": 0, "export": 0, "lexical": 0}
+    cache = home / "cache" / "uploads"
+    for path in home.rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        if path.is_relative_to(cache) and path != cache:
+            continue  # Gradio's own upload cache: inside a 0700 folder (and umask 077 in `tomes`)
+        if path.is_dir():
+            assert mode == 0o700, (path, oct(mode))
+            continue
+        assert mode == 0o600, (path, oct(mode))
+        name = path.name
+        kinds["db"] += name == "project.db"
+        kinds["wal"] += name.endswith(("-wal", "-shm"))
+        kinds["backup"] += "backups" in path.parts
+        kinds["upload"] += path.parent.name == "files"
+        kinds["export"] += "exports" in path.parts
+        kinds["lexical"] += "lexical" in str(path.parent)
+    store.close()
+    assert all(kinds.values()), kinds
+    assert (home.stat().st_mode & 0o777) == 0o700
