@@ -503,7 +503,7 @@ def hash_password_cmd(name: str) -> None:
     from app.security import MIN_PASSWORD_CHARS, hash_password
 
     if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
     if len(password) < MIN_PASSWORD_CHARS:
