@@ -464,9 +464,7 @@ class Workspace:
         left = False
         for folder in folders:
             try:
-                with ProjectStore(folder / "project.db", create=False) as store:
-                    store.db.execute(f"PRAGMA busy_timeout={5000 if final else 500}")
-                    pending.flush(store)
+                pending.flush_project(folder / "project.db", wait_s=5.0 if final else 0.5)
                 with self._kept_lock:
                     self._kept.discard(folder)
             except (sqlite3.OperationalError, TomesError) as exc:

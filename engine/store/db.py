@@ -75,6 +75,10 @@ class ProjectStore:
             conn.close()
             raise
 
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for another connection's lock before failing."""
+        self.db.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
+
     def _file_id(self) -> tuple[int, int] | None:
         try:
             st = os.stat(self.path)

@@ -25,7 +25,7 @@ from engine.store.db import ProjectStore
 from engine.store.private import private_dir
 from engine.types import Answer
 
-__all__ = ["PENDING_DIR", "flush", "has_pending", "keep", "record_or_keep"]
+__all__ = ["PENDING_DIR", "flush", "flush_project", "has_pending", "keep", "record_or_keep"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,13 @@ def flush(store: ProjectStore) -> int:
     return saved
 
 
+def flush_project(db_path: Path, *, wait_s: float) -> int:
+    """Open the project at `db_path` and save its kept answers (see `flush`)."""
+    with ProjectStore(db_path, create=False) as store:
+        store.set_busy_timeout(wait_s)
+        return flush(store)
+
+
 def _is_busy(exc: BaseException) -> bool:
     if isinstance(exc, StoreBusy):
         return True
@@ -102,7 +109,7 @@ def record_or_keep(
     busy, keep it on disk and raise AnswerPending (the message says it is kept)."""
     try:
         with ProjectStore(db_path, create=False) as store:
-            store.db.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
+            store.set_busy_timeout(wait_s)
             flush(store)
             return ChatLog(store).add_exchange(session_id, answer.question, answer)
     except (sqlite3.OperationalError, StoreBusy) as exc:
