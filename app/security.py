@@ -458,10 +458,11 @@ class BoundaryConfig:
 def identity_of(request: Any) -> Identity | None:
     """The caller's identity, from a Starlette/FastAPI request (or `gr.Request`) that passed
     the boundary."""
-    scope = getattr(request, "scope", None)
-    if scope is None:
-        inner = getattr(request, "request", None)
-        scope = getattr(inner, "scope", None)
+    # gr.Request wraps the Starlette request in `.request` (its own __getattr__ would turn
+    # the scope into JSON, which an Identity is not): look there first.
+    inner = vars(request).get("request") if hasattr(request, "__dict__") else None
+    target = inner if inner is not None else request
+    scope = vars(target).get("scope") if hasattr(target, "__dict__") else None
     if not isinstance(scope, Mapping):
         return None
     found = (scope.get("state") or {}).get(_STATE_KEY)

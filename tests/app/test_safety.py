@@ -136,3 +136,28 @@ def test_sqlite_errors_become_words(raw: str, words: str) -> None:
     message = user_message(sqlite3.OperationalError(raw))
     assert words in message and "OperationalError" not in message
     assert words in str(store_error(sqlite3.OperationalError(raw)))
+
+
+def test_an_export_goes_to_the_sessions_own_folder(handlers: Handlers) -> None:
+    """The handler reads the caller's identity (set by the boundary) from gr.Request; the
+    boundary then serves that folder to that session only (tests/reliability/
+    test_boundary.py)."""
+    import gradio as gr
+    from starlette.requests import Request
+
+    from app.security import Identity, identity_of
+    from engine.types import Answer
+
+    project = handlers.ws.create_project("Acme")
+    with handlers.ws.chats(project) as chats:
+        session = chats.create_session().id
+        answer = Answer(question="Fee?", text="100 euros.", citations=(), context=())
+        _, message = chats.add_exchange(session, "Fee?", answer)
+        note = chats.pin_answer(message)
+    identity = Identity(user="anna", session="a-session-id")
+    request = Request({"type": "http", "headers": [], "state": {"tomes_identity": identity}})
+    assert identity_of(gr.Request(request=request)) == identity
+    download, _ = handlers.export_report("Acme", [note.id], [], "md", gr.Request(request=request))
+    written = Path(download["value"])
+    assert written.parent == handlers.exports_dir / identity.export_key
+    assert written.stat().st_mode & 0o077 == 0
