@@ -444,7 +444,7 @@ class Workspace:
         except AnswerPending:
             with self._kept_lock:
                 self._kept.add(project.folder)
-                if self._saver is None or not self._saver.is_alive():
+                if self._saver is None:
                     self._saver = threading.Thread(
                         target=self._save_kept_loop, name="tomes-save-kept", daemon=True
                     )
@@ -453,8 +453,11 @@ class Workspace:
 
     def _save_kept_loop(self) -> None:
         while not self._closing.wait(1.0):
-            if not self._save_kept(final=False):
-                return
+            self._save_kept(final=False)
+            with self._kept_lock:  # decided under the lock: record() starts a new saver
+                if not self._kept:
+                    self._saver = None
+                    return
 
     def _save_kept(self, *, final: bool) -> bool:
         """Try to save kept answers; returns whether some are still waiting. On `final`

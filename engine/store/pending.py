@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Final
 
-from engine.errors import AnswerPending, StoreBusy, StoreError
+from engine.errors import AnswerPending, ProjectBusy, StoreBusy, StoreError
+from engine.store import locks
 from engine.store.chats import ChatLog, answer_from_json, answer_to_json
 from engine.store.db import ProjectStore
 from engine.store.private import private_dir
@@ -67,6 +68,15 @@ def flush(store: ProjectStore) -> int:
     folder = _folder(store.path.parent)
     if not folder.is_dir():
         return 0
+    try:
+        # One flusher at a time, across threads and processes: two would save an answer twice.
+        with locks.exclusive(folder, wait=0.0, what="kept answers are being saved"):
+            return _flush(store, folder)
+    except ProjectBusy:
+        return 0  # another flusher is at it
+
+
+def _flush(store: ProjectStore, folder: Path) -> int:
     saved = 0
     chats = ChatLog(store)
     for path in sorted(folder.glob("*.json")):
