@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -53,6 +55,10 @@ def _friendly(fn: F) -> F:
         except TomesError as exc:
             hint = _cli_hint(exc)
             raise click.ClickException(f"{exc} ({hint})" if hint else str(exc)) from None
+        except sqlite3.Error as exc:  # never a raw "OperationalError: database is locked"
+            from engine.errors import store_error
+
+            raise click.ClickException(str(store_error(exc))) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -428,20 +434,91 @@ def settings_cmd(project: str | None, as_json: bool) -> None:
 @click.option("--project", "-p", default=None, help="Project to open (default: the last one).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=int, default=7860, show_default=True, help="Port (0 = any free).")
-@click.option("--auth", default=None, help="USER:PASSWORD; required to bind a non-loopback host.")
-@click.option("--no-browser", is_flag=True, help="Do not open a browser window.")
+@click.option(
+    "--auth-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Users file for password sign-in: NAME:PASSWORD lines (or TOMES_AUTH=NAME:PASSWORD); "
+    "required to bind a non-loopback host.",
+)
+@click.option("--auth", default=None, hidden=True, help="Refused: see --auth-file.")
+@click.option(
+    "--certfile", type=click.Path(path_type=Path), default=None, help="TLS certificate (PEM)."
+)
+@click.option(
+    "--keyfile", type=click.Path(path_type=Path), default=None, help="TLS private key (PEM)."
+)
+@click.option(
+    "--allow-folder",
+    "allow_folders",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A folder the page may add by path (repeatable). By default: your home folder "
+    "minus hidden folders; none when --host is not loopback.",
+)
+@click.option(
+    "--no-browser", is_flag=True, help="Do not open a browser; print the address to open."
+)
 @_friendly
 def serve_cmd(
-    project: str | None, host: str, port: int, auth: str | None, no_browser: bool
+    project: str | None,
+    host: str,
+    port: int,
+    auth_file: Path | None,
+    auth: str | None,
+    certfile: Path | None,
+    keyfile: Path | None,
+    allow_folders: tuple[Path, ...],
+    no_browser: bool,
 ) -> None:
-    """Open the Tomes app in your browser (local only unless you say otherwise)."""
+    """Open the Tomes app in your browser (local only unless you say otherwise).
+
+    Each start makes a new secret: the address printed (and opened) ends in ?token=…, and the
+    app answers nobody without it. To let other machines in, bind their network (--host
+    0.0.0.0), give named users passwords (TOMES_AUTH or --auth-file) and, ideally, TLS.
+    """
+    from app.security import serve_credentials
     from app.server import launch
 
-    launch(project=project, host=host, port=port, auth=auth, open_browser=not no_browser)
+    launch(
+        project=project,
+        host=host,
+        port=port,
+        credentials=serve_credentials(auth, auth_file),
+        certfile=certfile,
+        keyfile=keyfile,
+        allow_folders=allow_folders,
+        open_browser=not no_browser,
+    )
+
+
+@cli.command("hash-password")
+@click.argument("name")
+@_friendly
+def hash_password_cmd(name: str) -> None:
+    """Print a users-file line for NAME whose password is stored hashed (scrypt).
+
+    The password is read from the terminal (twice), or from standard input when it is not a
+    terminal; it must be at least 12 characters."""
+    from app.security import MIN_PASSWORD_CHARS, hash_password
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise TomesError(f"the password must be at least {MIN_PASSWORD_CHARS} characters")
+    if ":" in name or not name.strip():
+        raise TomesError("the user name must not be empty or contain ':'")
+    click.echo(f"{name.strip()}:{hash_password(password)}")
 
 
 def main() -> None:
     """Console-script entry point."""
+    if os.name == "posix":
+        # Everything Tomes writes (projects, exports, Gradio's upload cache) is the user's
+        # alone; the engine also sets modes itself, this covers what libraries create.
+        os.umask(0o077)
     cli(prog_name="tomes")
 
 

@@ -1,14 +1,15 @@
 """The desktop entry point: what the packaged app (packaging/launcher.py) runs.
 
-    dist/tomes/tomes [--port N] [--no-browser] [--project NAME] [--host HOST --auth USER:PW]
+    dist/tomes/tomes [--port N] [--no-browser] [--project NAME] [--host HOST --auth-file F]
     python -m app.desktop …                     (the same, from a source checkout)
 
 It starts the local server on a free loopback port (or `--port N`), opens the default browser
-(or prints the URL when there is none), and serves until the app is stopped: Ctrl+C, SIGTERM,
-SIGHUP (the terminal closed) or, on Windows, Ctrl+Break. Stopping closes the Workspace (the
-background indexer stops, the model is freed), releases the port and exits with status 0. A
-second signal while stopping exits at once (status 1). All state lives under TOMES_HOME, as for
-`tomes serve`.
+at `http://127.0.0.1:PORT/?token=…` (the per-launch secret signs the browser in; see
+`app.security`), or prints that address when there is no browser, and serves until the app
+is stopped: Ctrl+C, SIGTERM, SIGHUP (the terminal closed) or, on Windows, Ctrl+Break.
+Stopping closes the Workspace (the background indexer stops, the model is freed), releases the
+port and exits with status 0. A second signal while stopping exits at once (status 1). All
+state lives under TOMES_HOME, as for `tomes serve`.
 
 Unlike `tomes serve`, the port defaults to 0 (any free port): a double-clicked app must not
 fail because something else already uses 7860.
@@ -26,6 +27,7 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -61,11 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="Address to bind (default 127.0.0.1; any other needs --auth).",
+        help="Address to bind (default 127.0.0.1; any other needs --auth-file or TOMES_AUTH).",
     )
     parser.add_argument("--port", type=int, default=0, help="Port (default 0: any free port).")
     parser.add_argument(
-        "--auth", default=None, help="USER:PASSWORD; required to bind a non-loopback host."
+        "--auth-file",
+        type=Path,
+        default=None,
+        help="Users file (NAME:PASSWORD lines) for password sign-in; or set TOMES_AUTH.",
+    )
+    parser.add_argument("--auth", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--certfile", type=Path, default=None, help="TLS certificate (PEM).")
+    parser.add_argument("--keyfile", type=Path, default=None, help="TLS private key (PEM).")
+    parser.add_argument(
+        "--allow-folder",
+        dest="allow_folders",
+        action="append",
+        type=Path,
+        default=[],
+        help="A folder the page may add by path (repeatable; default: your home folder).",
     )
     parser.add_argument(
         "--no-browser", action="store_true", help="Do not open a browser; print the URL."
@@ -138,14 +154,14 @@ def _say(text: str, *, error: bool = False) -> None:
 
 def _open_browser(url: str) -> None:
     if not browser_available():
-        _say(f"No browser to open here (no display): open {url} yourself.")
+        _say("No browser to open here (no display): open the address above yourself.")
         return
     try:
         opened = webbrowser.open(url, new=2)
     except webbrowser.Error:
         opened = False
     if not opened:
-        _say(f"Could not open a browser: open {url} yourself.")
+        _say("Could not open a browser: open the address above yourself.")
 
 
 class _StopSignals:
@@ -188,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the desktop app until it is stopped; returns the exit status (0 after a clean
     stop, 1 when it cannot start, with the reason on stderr). Call from the main thread."""
     args = build_parser().parse_args(argv)
+    if os.name == "posix":
+        os.umask(0o077)  # everything the app writes is the user's alone
     if args.port and port_in_use(args.host, args.port):
         # Checked before starting anything: gradio's own message talks about its settings.
         _say(
@@ -202,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace, stop: _StopSignals) -> int:
+    from app.security import serve_credentials
     from app.server import launch
     from engine.errors import TomesError
 
@@ -210,7 +229,10 @@ def _serve(args: argparse.Namespace, stop: _StopSignals) -> int:
             project=args.project,
             host=args.host,
             port=args.port,
-            auth=args.auth,
+            credentials=serve_credentials(args.auth, args.auth_file),
+            certfile=args.certfile,
+            keyfile=args.keyfile,
+            allow_folders=args.allow_folders,
             open_browser=False,  # ours: it knows when there is no display
             block=False,
         )

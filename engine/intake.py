@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from engine.errors import Cancelled
+from engine.errors import Cancelled, ProjectGone
 from engine.settings import Settings
 from engine.store import ProjectStore
 from ingest.chunking import ChunkSettings, chunk_blocks_with_segments, dump_segments
@@ -99,7 +99,7 @@ def ingest_source(store: ProjectStore, source: Source, settings: Settings) -> Fi
     """Read, chunk and store one source. Never raises for a bad file: returns a failed event."""
     start = time.perf_counter()
     try:
-        document = read(source)
+        document = read(source, max_pages=settings.ingest.max_pages)
         seen: list[Block] = []
         pairs = (
             (chunk, dump_segments(segments))
@@ -115,6 +115,8 @@ def ingest_source(store: ProjectStore, source: Source, settings: Settings) -> Fi
         return FileEvent(
             source.name, FileStatus.FAILED, exc.reason, seconds=time.perf_counter() - start
         )
+    except ProjectGone:
+        raise  # the whole batch stops, loudly: nothing more can be stored
     except MemoryError:
         return FileEvent(source.name, FileStatus.FAILED, "ran out of memory reading this file")
     except Exception as exc:  # a reader bug must not take the batch down

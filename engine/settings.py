@@ -75,6 +75,12 @@ class IngestSettings:
     max_code_file_kb: int = _f(
         2048, "Largest source file read from a folder or .zip, in KB.", min=1, max=1_048_576
     )
+    max_pages: int = _f(
+        20_000,
+        "Largest PDF read, in pages (a small file can declare millions).",
+        min=1,
+        max=10_000_000,
+    )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import BackendUnavailable, StoreError, TomesError
+from engine.errors import AnswerPending, BackendUnavailable, StoreError, TomesError
 from engine.index.indexer import BackgroundIndexer, IndexProgress, JobState, Phase
 from engine.index.lexical import LexicalIndex
 from engine.index.tree.build import TreeStatus, build_tree, tree_notice, tree_status
@@ -28,9 +29,10 @@ from engine.qa.retrieve import HybridRetriever, Modes
 from engine.review.export import ReportFormat, collect, write_report
 from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings, SettingValue
-from engine.store import ProjectStore, documents, vectors
+from engine.store import ProjectStore, documents, pending, vectors
 from engine.store.chats import ChatLog
 from engine.store.nodes import NodeKey
+from engine.store.private import private_dir, private_file
 from engine.store.projects import Project, Projects
 from engine.types import Answer, ContextItem, DocumentInfo, ItemKind, SummaryNode
 from ingest.types import Locator
@@ -42,6 +44,13 @@ if TYPE_CHECKING:
 __all__ = ["IndexStatus", "Workspace"]
 
 log = logging.getLogger(__name__)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(Path(root).resolve())
+    except OSError:
+        return False
 
 
 def _cl100k_count(text: str) -> int:
@@ -98,6 +107,11 @@ class Workspace:
         self.settings = settings or Settings.load()
         self.models = models or ModelManager()
         self.projects = Projects(self.settings.home)
+        # Answers kept because their project was busy: saved again in the background.
+        self._kept: set[Path] = set()
+        self._kept_lock = threading.Lock()
+        self._saver: threading.Thread | None = None
+        self._closing = threading.Event()
         self.indexer = BackgroundIndexer(self._index_steps)
         self._embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
@@ -108,7 +122,9 @@ class Workspace:
         self._plans: dict[Path, tuple[tuple[tuple[int, int, int], int], tuple[NodeKey, ...]]] = {}
 
     def close(self) -> None:
+        self._closing.set()
         self.indexer.shutdown()
+        self._save_kept(final=True)
         self.models.close()
 
     # ------------------------------------------------------------------ settings
@@ -170,6 +186,9 @@ class Workspace:
     def chats(self, project: Project) -> Iterator[ChatLog]:
         """The project's chat sessions and notes, open for the `with` block."""
         with project.open() as store:
+            if pending.has_pending(project.folder):
+                with contextlib.suppress(sqlite3.OperationalError, TomesError):
+                    pending.flush(store)  # answers kept while the project was busy
             yield ChatLog(store)
 
     # ------------------------------------------------------------------ ingest
@@ -186,7 +205,7 @@ class Workspace:
         settings = self.settings_for(project)
         changed = False
         try:
-            with project.open() as store:
+            with project.writing(), project.open() as store:
                 for event in ingest_paths(store, paths, settings, cancel=cancel):
                     changed = changed or event.status in (FileStatus.ADDED, FileStatus.REPLACED)
                     yield event
@@ -275,7 +294,7 @@ class Workspace:
         settings = self.settings_for(project)
         if tree is None:  # background runs follow the setting; `tomes index` always builds
             tree = settings.memory.auto_build
-        with project.open() as store:
+        with project.writing(), project.open() as store:
             yield from self._keyword_steps(store, cancel)  # seconds; improves every answer
             if settings.retrieval.embeddings:
                 embedder = self.embedder()
@@ -410,10 +429,57 @@ class Workspace:
             )
             return list(found.items), time.perf_counter() - t0
 
-    def record(self, project: Project, session_id: int, answer: Answer) -> tuple[int, int]:
-        """Save a finished exchange to its chat session."""
-        with project.open() as store:
-            return ChatLog(store).add_exchange(session_id, answer.question, answer)
+    def record(
+        self, project: Project, session_id: int, answer: Answer, *, wait_s: float = 10.0
+    ) -> tuple[int, int]:
+        """Save a finished exchange to its chat session; returns (question id, answer id).
+
+        An answer is never lost because the database is busy: when another process keeps it
+        locked for more than `wait_s` seconds, the exchange is kept on disk and saved in the
+        background as soon as the project is free, and AnswerPending says so."""
+        try:
+            return pending.record_or_keep(
+                project.folder, project.db_path, session_id, answer, wait_s=wait_s
+            )
+        except AnswerPending:
+            with self._kept_lock:
+                self._kept.add(project.folder)
+                if self._saver is None:
+                    self._saver = threading.Thread(
+                        target=self._save_kept_loop, name="tomes-save-kept", daemon=True
+                    )
+                    self._saver.start()
+            raise
+
+    def _save_kept_loop(self) -> None:
+        while not self._closing.wait(1.0):
+            self._save_kept(final=False)
+            with self._kept_lock:  # decided under the lock: record() starts a new saver
+                if not self._kept:
+                    self._saver = None
+                    return
+
+    def _save_kept(self, *, final: bool) -> bool:
+        """Try to save kept answers; returns whether some are still waiting. On `final`
+        (closing), wait a little longer, then say where the rest are kept."""
+        with self._kept_lock:
+            folders = list(self._kept)
+        left = False
+        for folder in folders:
+            try:
+                pending.flush_project(folder / "project.db", wait_s=5.0 if final else 0.5)
+                with self._kept_lock:
+                    self._kept.discard(folder)
+            except (sqlite3.OperationalError, TomesError) as exc:
+                left = True
+                if final:
+                    log.warning(
+                        "answers could not be saved yet (%s); they are kept in %s and saved "
+                        "the next time this project's chats are opened",
+                        exc,
+                        folder / pending.PENDING_DIR,
+                    )
+        return left
 
     # ------------------------------------------------------------------ reading and export
     def tree_roots(self, project: Project) -> list[tuple[str, SummaryNode]]:
@@ -471,4 +537,9 @@ class Workspace:
         with project.open() as store:
             notes = list(note_ids) if note_ids is not None else None
             items = collect(ChatLog(store), message_ids=list(message_ids), note_ids=notes)
-        return write_report(project.name, items, target, fmt), len(items)
+        if _inside(target, self.settings.home):
+            private_dir(Path(target).parent)
+        written = write_report(project.name, items, target, fmt)
+        if _inside(written, self.settings.home):
+            private_file(written)  # an export under TOMES_HOME is the user's alone
+        return written, len(items)

@@ -74,6 +74,9 @@ def tomes_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in [v for v in os.environ if v.startswith("TOMES_")]:
         monkeypatch.delenv(var, raising=False)  # a developer's own settings must not leak in
     monkeypatch.setenv("TOMES_HOME", str(home))
+    # The test's folder is its home folder too: the app reads folders typed in the page
+    # only under the home folder (app.security.AllowedRoots), and tests add tmp folders.
+    monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     return home
@@ -109,12 +112,12 @@ def serve() -> Iterator[Any]:
     def start(workspace: Workspace, **kwargs: Any) -> Server:
         server = launch(
             project=kwargs.pop("project", None),
-            host="127.0.0.1",
+            host=kwargs.pop("host", "127.0.0.1"),
             port=0,
-            auth=kwargs.pop("auth", None),
             open_browser=False,
             workspace=workspace,
             block=False,
+            **kwargs,
         )
         assert server is not None
         servers.append(server)

@@ -9,6 +9,7 @@ from gradio import FileData
 
 from app.handlers.viewer import ViewerHandlers
 from engine import FileStatus, TomesError
+from engine.errors import AnswerPending
 
 __all__ = ["AddedFile", "ApiHandlers", "OpenedSource"]
 
@@ -48,22 +49,45 @@ class ApiHandlers(ViewerHandlers):
 
         proj = self.ws.project(project)
         paths = []
+        out: list[AddedFile] = []
+        created: list[Path] = []
         for f in files:
             path = f["path"] if isinstance(f, dict) else f.path
             if not is_in_or_equal(path, get_upload_folder()):
                 raise TomesError("only files uploaded through this API can be added")
-            paths.append(self._keep_file(proj, Path(path)))
-        return [
-            AddedFile(
-                name=e.name,
-                status=e.status,
-                reason=e.reason,
-                pages=e.n_pages,
-                passages=e.n_chunks,
-            )
-            for e in self.ws.ingest(proj, paths)
-            if e.status != "reading"
-        ]
+            try:
+                paths.append(self._keep_file(proj, Path(path), created=created))
+            except TomesError as exc:  # a dotfile: skipped alone, with its reason
+                name = Path(path).name
+                reason = str(exc).split(": ", 2)[-1]
+                out.append(
+                    AddedFile(
+                        name=name,
+                        status=FileStatus.SKIPPED,
+                        reason=reason,
+                        pages=None,
+                        passages=0,
+                    )
+                )
+        failed: set[str] = set()
+        try:
+            for e in self.ws.ingest(proj, paths) if paths else ():
+                if e.status == FileStatus.READING:
+                    continue
+                if e.status in (FileStatus.FAILED, FileStatus.SKIPPED):
+                    failed.add(e.name)
+                out.append(
+                    AddedFile(
+                        name=e.name,
+                        status=e.status,
+                        reason=e.reason,
+                        pages=e.n_pages,
+                        passages=e.n_chunks,
+                    )
+                )
+        finally:
+            self._drop_failed(created, failed)
+        return out
 
     def api_ask(
         self, project: str, question: str, session_id: int | None = None
@@ -79,8 +103,16 @@ class ApiHandlers(ViewerHandlers):
             answer = stream.result()
         finally:
             stream.close()
-        _, message_id = self.ws.record(proj, int(session_id), answer)
-        return {**answer.to_json(), "session_id": session_id, "message_id": message_id}
+        notice = ""
+        message_id: int | None
+        try:
+            _, message_id = self.ws.record(proj, int(session_id), answer)
+        except AnswerPending as kept:  # the answer is returned; the chat gets it later
+            message_id, notice = None, str(kept)
+        result = {**answer.to_json(), "session_id": session_id, "message_id": message_id}
+        if notice:
+            result["notice"] = notice
+        return result
 
     def api_open_citation(self, project: str, message_id: int, index: int) -> OpenedSource:
         """Open source `index` (from 0) of an answer; returns what the viewer shows."""

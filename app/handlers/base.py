@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,9 +22,12 @@ from typing import ParamSpec, TypedDict, TypeVar
 
 import gradio as gr
 
+from app.handlers.confirm import Confirmations
 from app.prefs import UiPrefs
+from app.security import AllowedRoots, identity_of
 from app.views import sentence
 from engine import ChatLog, Project, TomesError, Workspace
+from engine.errors import store_error
 from ingest.errors import IngestError
 
 __all__ = [
@@ -78,6 +82,8 @@ def user_message(exc: BaseException) -> str:
         return sentence(f"{exc.name}: {exc.reason}")
     if isinstance(exc, TomesError):
         return sentence(str(exc))
+    if isinstance(exc, sqlite3.Error):  # never "database is locked" raw
+        return sentence(str(store_error(exc)))
     log.error("unexpected error in the app", exc_info=exc)
     detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     return f"Something went wrong: {detail}. Details are in the terminal running Tomes."
@@ -138,16 +144,40 @@ def api_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Whether two files hold the same bytes (sizes first, then a streaming compare)."""
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    import filecmp
+
+    return filecmp.cmp(a, b, shallow=False)
+
+
 # ---------------------------------------------------------------------------------- base
 class HandlerBase:
     """The `Workspace` and what the feature handlers share. Handlers raise on error; the
     wiring turns errors into toasts (`toast_errors`)."""
 
-    def __init__(self, workspace: Workspace, *, sample: Path | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        sample: Path | None = None,
+        roots: AllowedRoots | None = None,
+    ) -> None:
         self.ws = workspace
         self.prefs = UiPrefs(workspace.settings.home)
         self.sample = sample if sample is not None else SAMPLE_PDF
         self.exports_dir = workspace.settings.home / "exports"
+        # Folders a path typed in the page may name (the server's own disk).
+        self.roots = roots if roots is not None else AllowedRoots.for_server(exposed=False)
+        self.confirmations = Confirmations()
+
+    def _exports_for(self, request: gr.Request | None) -> Path:
+        """This session's own exports folder (the server serves it to this session only)."""
+        identity = identity_of(request) if request is not None else None
+        key = identity.export_key if identity is not None else "local"
+        return self.exports_dir / key
 
     @property
     def has_sample(self) -> bool:
@@ -166,21 +196,49 @@ class HandlerBase:
     def _names(self) -> list[str]:
         return [p.name for p in self.ws.list_projects()]
 
-    def _keep_file(self, project: Project, path: Path) -> Path:
-        """Copy an uploaded file into the project folder: the upload cache is temporary, and
-        the viewer renders PDF pages from the original file. The same name again replaces
-        the earlier version."""
+    def _keep_file(
+        self, project: Project, path: Path, *, created: list[Path] | None = None
+    ) -> Path:
+        """Copy an uploaded file into the project folder (0600): the upload cache is
+        temporary, and the viewer renders PDF pages from the original file.
+
+        The same name with the same content is the same file; the same name with other
+        content is kept beside it as "name (2).ext" (never replacing what is there). A
+        dotfile (".env") is refused with a message: it is usually a secret, not a document."""
+        source = Path(path)
+        if source.name.startswith("."):
+            raise TomesError(
+                f"{source.name}: skipped: files whose name starts with a dot are usually "
+                "settings or secrets; rename it to add it"
+            )
         target_dir = project.folder / "files"
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / Path(path).name
-        if Path(path).resolve() == target.resolve():
-            return target
+        target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if source.resolve().parent == target_dir.resolve():
+            return source
+        stem, suffix = source.stem, source.suffix
+        target = target_dir / source.name
+        n = 2
+        while target.exists() and not _same_bytes(target, source):
+            target = target_dir / f"{stem} ({n}){suffix}"
+            n += 1
+        if target.exists():
+            return target  # the same file again: ingest reports it unchanged
         fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".upload.")
         os.close(fd)
         try:
-            shutil.copyfile(path, tmp)
+            shutil.copyfile(source, tmp)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if created is not None:
+            created.append(target)
         return target
+
+    @staticmethod
+    def _drop_failed(created: list[Path], failed_names: set[str]) -> None:
+        """Remove the copies this batch made of uploads that failed or were skipped: a
+        failed upload leaves nothing behind."""
+        for path in created:
+            if path.name in failed_names:
+                path.unlink(missing_ok=True)

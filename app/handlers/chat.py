@@ -8,8 +8,11 @@ import gradio as gr
 from app.handlers.base import ChatTurn, HandlerBase, Outputs, Update, skip, user_message
 from app.views import answer_markdown, chips_html
 from engine import ChatLog, Citation, TomesError
+from engine.errors import AnswerPending
 
 __all__ = ["ChatHandlers", "chat_messages"]
+
+_DELETE_CHAT = "deleting the chat"
 
 
 def chat_messages(chats: ChatLog, session_id: int) -> tuple[list[ChatTurn], list[int]]:
@@ -72,21 +75,26 @@ class ChatHandlers(HandlerBase):
             choices = [(s.title, s.id) for s in chats.sessions()]
         return gr.update(choices=choices, value=session_id), gr.update(visible=False)
 
-    def delete_session(self, project: str | None, session_id: int | None) -> Outputs:
+    def delete_session(
+        self, project: str | None, session_id: int | None, nonce: str | None = None
+    ) -> Outputs:
         """Outputs: those of `load_chat`, then the confirmation row (hidden)."""
         if session_id is not None:
+            self.confirmations.check(_DELETE_CHAT, f"{project}/{session_id}", nonce)
             with self._chatlog(project) as chats:
                 chats.delete_session(int(session_id))
         return (*self.load_chat(project), gr.update(visible=False))
 
     def confirm_delete_session(
         self, project: str | None, session_id: int | None
-    ) -> tuple[Update, object]:
+    ) -> tuple[Update, object, str]:
+        """Outputs: the confirmation row, its question, the nonce for the second click."""
         if session_id is None:
             raise TomesError("there is no chat to delete")
         with self._chatlog(project) as chats:
             title = chats.session(int(session_id)).title
-        return gr.update(visible=True), f"Delete the chat **{title}** and its messages?"
+        nonce = self.confirmations.issue(_DELETE_CHAT, f"{project}/{session_id}")
+        return gr.update(visible=True), f"Delete the chat **{title}** and its messages?", nonce
 
     def select_message(
         self, project: str | None, msg_ids: list[int], evt: gr.SelectData
@@ -141,7 +149,14 @@ class ChatHandlers(HandlerBase):
                 chat = [*chat[:-1], {"role": "assistant", "content": text}]
                 yield chat, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             answer = stream.result()
-            self.ws.record(proj, int(session_id), answer)
+            try:
+                self.ws.record(proj, int(session_id), answer)
+            except AnswerPending as kept:
+                # The answer stays on screen and on disk; the chat shows it once saved.
+                gr.Warning(user_message(kept))
+                chat = [*chat[:-1], {"role": "assistant", "content": text}]
+                yield chat, gr.skip(), gr.skip(), gr.skip(), None, chips_html([], empty=" ")
+                return
         except Exception as exc:
             message = user_message(exc)
             gr.Warning(message)

@@ -21,6 +21,8 @@ from engine import Project, TomesError
 
 __all__ = ["DocumentHandlers"]
 
+_REMOVE = "removing the document"
+
 
 class DocumentHandlers(HandlerBase):
     # ------------------------------------------------------------------ adding sources
@@ -30,20 +32,31 @@ class DocumentHandlers(HandlerBase):
         """Add uploads and/or a local folder, streaming each file's status. Errors are
         reported in place (in the progress line), not only as a toast.
         Outputs: file table, progress line, upload box, folder box."""
+        created: list[Path] = []
+        failed: set[str] = set()
         try:
             proj = self._project(project)
-            paths, rows = self._sources(proj, files, folder)
+            paths, rows = self._sources(proj, files, folder, created=created)
         except Exception as exc:
+            self._drop_failed(created, {p.name for p in created})
             gr.Warning(user_message(exc))
             yield skip(4)
             return
-        yield file_table_html(list(rows.values())), "Starting…", gr.skip(), gr.skip()
         counts: dict[str, int] = {}
+        for _, status, _ in rows.values():
+            if status == "skipped":  # dotfiles, refused before the ingest
+                counts["skipped"] = counts.get("skipped", 0) + 1
+        yield file_table_html(list(rows.values())), "Starting…", gr.skip(), gr.skip()
+        if not paths:
+            yield file_table_html(list(rows.values())), summary_line(counts), None, ""
+            return
         events = self.ws.ingest(proj, paths)
         try:
             for event in events:
                 rows.pop("\0folder", None)  # the "looking for files" row gives way to files
                 rows[event.name] = (event.name, event.status, event_detail(event))
+                if event.status in ("failed", "skipped"):
+                    failed.add(event.name)
                 if event.status != "reading":
                     counts[event.status] = counts.get(event.status, 0) + 1
                 line = progress_line(event)
@@ -55,15 +68,26 @@ class DocumentHandlers(HandlerBase):
             return
         finally:
             events.close()  # after a Stop too: the engine then indexes what was added
+            self._drop_failed(created, failed)
         yield file_table_html(list(rows.values())), summary_line(counts), None, ""
 
     def _sources(
-        self, proj: Project, files: Sequence[str] | None, folder: str | None
+        self,
+        proj: Project,
+        files: Sequence[str] | None,
+        folder: str | None,
+        *,
+        created: list[Path] | None = None,
     ) -> tuple[list[Path], dict[str, tuple[str, str, str]]]:
         paths: list[Path] = []
         rows: dict[str, tuple[str, str, str]] = {}
         for f in files or []:
-            kept = self._keep_file(proj, Path(f))
+            try:
+                kept = self._keep_file(proj, Path(f), created=created)
+            except TomesError as exc:  # a dotfile: skipped alone, the batch goes on
+                name = Path(f).name
+                rows[name] = (name, "skipped", str(exc).split(": ", 2)[-1])
+                continue
             paths.append(kept)
             rows[kept.name] = (kept.name, "queued", "")
         if folder and folder.strip():
@@ -72,11 +96,11 @@ class DocumentHandlers(HandlerBase):
                 raise TomesError(
                     f"type the folder's full path (e.g. /home/me/cases), not {folder.strip()!r}"
                 )
-            if not where.exists():
-                raise TomesError(f"there is no file or folder at {where}")
-            paths.append(where)
+            # Only under the allowed roots (symlinks resolved first): the page must not be a
+            # way to read the server's /etc or ~/.ssh.
+            paths.append(self.roots.check(where))
             rows["\0folder"] = (str(where), "scanning", "")
-        if not paths:
+        if not paths and not rows:
             raise TomesError("choose files to upload, or type the path of a folder, first")
         return paths, rows
 
@@ -117,20 +141,29 @@ class DocumentHandlers(HandlerBase):
 
     def confirm_remove_document(
         self, project: str | None, doc_id: str | None
-    ) -> tuple[Update, object]:
+    ) -> tuple[Update, object, str]:
+        """Outputs: the confirmation row, its question, the nonce for the second click."""
         if not doc_id:
             raise TomesError("choose the document to remove first")
         name = self.ws.document(self._project(project), doc_id).name
-        return gr.update(visible=True), (
-            f"Remove **{name}** from this project? Its passages, summaries and embeddings go; "
-            "answers and notes that cite it keep their text. The file itself is not touched."
+        nonce = self.confirmations.issue(_REMOVE, f"{project}/{doc_id}")
+        return (
+            gr.update(visible=True),
+            (
+                f"Remove **{name}** from this project? Its passages, summaries and embeddings go; "
+                "answers and notes that cite it keep their text. The file itself is not touched."
+            ),
+            nonce,
         )
 
-    def remove_document(self, project: str | None, doc_id: str | None) -> Outputs:
+    def remove_document(
+        self, project: str | None, doc_id: str | None, nonce: str | None = None
+    ) -> Outputs:
         """Outputs: those of `load_documents`, then the confirmation row (hidden)."""
         proj = self._project(project)
         if not doc_id:
             raise TomesError("choose the document to remove first")
+        self.confirmations.check(_REMOVE, f"{project}/{doc_id}", nonce)
         doc = self.ws.remove_document(proj, doc_id)
         kept = proj.folder / "files" / doc.name
         if doc.path and Path(doc.path) == kept:

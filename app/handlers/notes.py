@@ -13,6 +13,8 @@ from engine import ChatLog, Note, TomesError
 
 __all__ = ["NotesHandlers"]
 
+_DELETE_NOTE = "deleting the note"
+
 
 def _safe_filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:60] or "report"
@@ -83,13 +85,28 @@ class NotesHandlers(HandlerBase):
             note = chats.add_note("New note", "")
         return self.load_notes(project, note.id)
 
-    def delete_note(self, project: str | None, note_id: int | None) -> Outputs:
+    def confirm_delete_note(
+        self, project: str | None, note_id: int | None
+    ) -> tuple[Update, object, str]:
+        """Outputs: the confirmation row, its question, the nonce for the second click."""
         if note_id is None:
             raise TomesError("choose the note to delete first")
         with self._chatlog(project) as chats:
+            title = chats.note(int(note_id)).title
+        nonce = self.confirmations.issue(_DELETE_NOTE, f"{project}/{note_id}")
+        return gr.update(visible=True), f"Delete the note **{title}**?", nonce
+
+    def delete_note(
+        self, project: str | None, note_id: int | None, nonce: str | None = None
+    ) -> Outputs:
+        """Outputs: those of `load_notes`, then the confirmation row (hidden)."""
+        if note_id is None:
+            raise TomesError("choose the note to delete first")
+        self.confirmations.check(_DELETE_NOTE, f"{project}/{note_id}", nonce)
+        with self._chatlog(project) as chats:
             chats.delete_note(int(note_id))
         gr.Info("Note deleted.", duration=6)
-        return self.load_notes(project)
+        return (*self.load_notes(project), gr.update(visible=False))
 
     def export_report(
         self,
@@ -97,12 +114,14 @@ class NotesHandlers(HandlerBase):
         note_ids: list[int] | None,
         answer_ids: list[int] | None,
         fmt: str | None,
+        request: gr.Request = None,  # type: ignore[assignment]  # Gradio fills it in
     ) -> tuple[Update, object]:
-        """Write the report. Outputs: download file, status line."""
+        """Write the report. Outputs: download file, status line. The file goes to this
+        session's own exports folder: the server serves it to this session only."""
         proj = self._project(project)
         kind: Literal["docx", "md"] = "md" if fmt == "md" else "docx"
         stamp = datetime.now().strftime("%Y-%m-%d-%H%M%S")
-        target = self.exports_dir / f"{_safe_filename(proj.name)}-report-{stamp}.{kind}"
+        target = self._exports_for(request) / f"{_safe_filename(proj.name)}-report-{stamp}.{kind}"
         written, sections = self.ws.export_report(
             proj,
             target,

@@ -8,6 +8,8 @@ from engine import TomesError
 
 __all__ = ["ProjectHandlers"]
 
+_DELETE = "deleting the project"
+
 
 class ProjectHandlers(HandlerBase):
     def _choice(self, current: str | None, *, tab: str | None = None) -> Outputs:
@@ -65,18 +67,20 @@ class ProjectHandlers(HandlerBase):
         renamed = self.ws.rename_project(project, new_name or "")
         return (*self._choice(renamed.name), gr.update(visible=False))
 
-    def confirm_delete_project(self, current: str | None) -> tuple[Update, object]:
-        """Outputs: the confirmation row (shown) and its question."""
+    def confirm_delete_project(self, current: str | None) -> tuple[Update, object, str]:
+        """Outputs: the confirmation row (shown), its question, and the nonce the second
+        click must bring back."""
         project = self._project(current)
         stats = self.ws.stats(project)
         question = (
             f"Delete the project **{project.name}** ({stats['documents']} documents) with its "
             "chats and notes? This cannot be undone. Your original files are not touched."
         )
-        return gr.update(visible=True), question
+        return gr.update(visible=True), question, self.confirmations.issue(_DELETE, project.name)
 
-    def delete_project(self, current: str | None) -> Outputs:
+    def delete_project(self, current: str | None, nonce: str | None = None) -> Outputs:
         project = self._project(current)
+        self.confirmations.check(_DELETE, project.name, nonce)
         self.ws.delete_project(project)
         gr.Info(f"Project “{project.name}” deleted.", duration=6)
         names = self._names()

@@ -4,6 +4,7 @@ threads, context window), validated and saved per project."""
 from pathlib import Path
 
 from app.handlers.base import HandlerBase, Outputs, skip
+from app.security import remote_host
 from app.views import sentence
 from engine import TomesError
 
@@ -39,14 +40,28 @@ class SettingsHandlers(HandlerBase):
         budget: float | None,
         threads: float | None,
         n_ctx: float | None,
+        send_elsewhere: bool | None = False,
     ) -> Outputs:
-        """Validate and save the project's model settings. Outputs: those of `load_settings`."""
+        """Validate and save the project's model settings. Outputs: those of `load_settings`.
+
+        A server URL on another machine sends document text there: it is saved only with
+        the explicit confirmation checkbox ticked (checked here, not only in the page; the
+        CLI and TOMES_MODEL_BASE_URL need no such step)."""
         proj = self._project(project)
         raw = (backend, path, base_url, api_model, budget, threads, n_ctx)
         values = {
             key: (value.strip() or None) if isinstance(value, str) else value
             for key, value in zip(self._SETTING_KEYS, raw, strict=True)
         }
+        remote = remote_host(str(values["model.base_url"] or ""))
+        current = self.ws.settings_for(proj).model.base_url
+        if remote and remote != remote_host(current) and not send_elsewhere:
+            return (
+                *skip(7),
+                f"⚠ Not saved: the server URL is on another machine ({remote}), so the text "
+                "of your documents and questions would be sent there. Tick the box below the "
+                "URL to confirm, then save again.",
+            )
         try:
             self.ws.save_project_settings(proj, values)
         except TomesError as exc:

@@ -81,6 +81,7 @@ class Header:
     delete_md: gr.Markdown
     delete_yes: gr.Button
     delete_no: gr.Button
+    delete_nonce: gr.State  # issued by the question, required by the second click
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class AskTab:
     delete_chat_md: gr.Markdown
     delete_chat_yes: gr.Button
     delete_chat_no: gr.Button
+    delete_chat_nonce: gr.State
     chatbot: gr.Chatbot
     chips: gr.HTML
     pin_btn: gr.Button
@@ -157,6 +159,7 @@ class DocsTab:
     remove_row: gr.Row
     remove_md: gr.Markdown
     remove_yes: gr.Button
+    remove_nonce: gr.State
     remove_no: gr.Button
     tree_start: gr.Dropdown
     tree_up: gr.Button
@@ -176,6 +179,11 @@ class NotesTab:
     note_chips: gr.HTML
     save_note_btn: gr.Button
     delete_note_btn: gr.Button
+    delete_note_row: gr.Row
+    delete_note_md: gr.Markdown
+    delete_note_yes: gr.Button
+    delete_note_no: gr.Button
+    delete_note_nonce: gr.State
     export_notes: gr.CheckboxGroup
     export_answers: gr.CheckboxGroup
     export_format: gr.Radio
@@ -191,6 +199,7 @@ class SettingsTab:
     backend: gr.Dropdown
     model_path: gr.Textbox
     base_url: gr.Textbox
+    send_elsewhere: gr.Checkbox  # the visible, explicit "yes, send my text there"
     api_model: gr.Textbox
     budget: gr.Number
     n_ctx: gr.Number
@@ -312,6 +321,7 @@ def _header() -> Header:
         delete_md = gr.Markdown()
         delete_yes = gr.Button("Delete project", variant="stop", scale=0)
         delete_no = gr.Button("Cancel", scale=0)
+    delete_nonce = gr.State(None)
     return Header(
         project=project,
         new_project_btn=new_project_btn,
@@ -331,6 +341,7 @@ def _header() -> Header:
         delete_md=delete_md,
         delete_yes=delete_yes,
         delete_no=delete_no,
+        delete_nonce=delete_nonce,
     )
 
 
@@ -362,6 +373,7 @@ def _ask_tab() -> tuple[AskTab, Viewer]:
                 delete_chat_md = gr.Markdown()
                 delete_chat_yes = gr.Button("Delete chat", variant="stop", scale=0)
                 delete_chat_no = gr.Button("Cancel", scale=0)
+            delete_chat_nonce = gr.State(None)
             chatbot = gr.Chatbot(
                 label="Answers",
                 show_label=False,
@@ -425,6 +437,7 @@ def _ask_tab() -> tuple[AskTab, Viewer]:
         delete_chat_row=delete_chat_row,
         delete_chat_md=delete_chat_md,
         delete_chat_yes=delete_chat_yes,
+        delete_chat_nonce=delete_chat_nonce,
         delete_chat_no=delete_chat_no,
         chatbot=chatbot,
         chips=chips,
@@ -481,6 +494,7 @@ def _docs_tab(tab: gr.Tab) -> DocsTab:
         remove_md = gr.Markdown()
         remove_yes = gr.Button("Remove document", variant="stop", scale=0)
         remove_no = gr.Button("Cancel", scale=0)
+    remove_nonce = gr.State(None)
     gr.Markdown("#### Summary tree")
     with gr.Row(equal_height=False, elem_classes="tomes-inline"):
         tree_start = gr.Dropdown(label="Read the summary of", choices=[], scale=3)
@@ -501,6 +515,7 @@ def _docs_tab(tab: gr.Tab) -> DocsTab:
         remove_row=remove_row,
         remove_md=remove_md,
         remove_yes=remove_yes,
+        remove_nonce=remove_nonce,
         remove_no=remove_no,
         tree_start=tree_start,
         tree_up=tree_up,
@@ -522,6 +537,13 @@ def _notes_tab(tab: gr.Tab) -> NotesTab:
             with gr.Row():
                 save_note_btn = gr.Button("Save note", variant="primary", scale=0)
                 delete_note_btn = gr.Button("Delete note", variant="stop", scale=0)
+            with gr.Row(
+                visible=False, elem_classes="tomes-form tomes-danger tomes-inline"
+            ) as delete_note_row:
+                delete_note_md = gr.Markdown()
+                delete_note_yes = gr.Button("Delete note", variant="stop", scale=0)
+                delete_note_no = gr.Button("Cancel", scale=0)
+            delete_note_nonce = gr.State(None)
         with gr.Column(scale=4):
             gr.Markdown("#### Export a report")
             export_notes = gr.CheckboxGroup(
@@ -550,6 +572,11 @@ def _notes_tab(tab: gr.Tab) -> NotesTab:
         note_chips=note_chips,
         save_note_btn=save_note_btn,
         delete_note_btn=delete_note_btn,
+        delete_note_row=delete_note_row,
+        delete_note_md=delete_note_md,
+        delete_note_yes=delete_note_yes,
+        delete_note_no=delete_note_no,
+        delete_note_nonce=delete_note_nonce,
         export_notes=export_notes,
         export_answers=export_answers,
         export_format=export_format,
@@ -581,6 +608,14 @@ def _settings_tab() -> SettingsTab:
             label="Server URL (OpenAI-compatible backend)", placeholder="http://127.0.0.1:8000/v1"
         )
         api_model = gr.Textbox(label="Model name on the server")
+    send_elsewhere = gr.Checkbox(
+        label=(
+            "I understand that with a server on another machine, the text of my documents "
+            "and questions is sent to that machine"
+        ),
+        value=False,
+        elem_id="set-send-elsewhere",
+    )
     with gr.Row():
         budget = gr.Number(
             label="Context budget (tokens per answer)", precision=0, elem_id="set-budget"
@@ -597,6 +632,7 @@ def _settings_tab() -> SettingsTab:
         backend=backend,
         model_path=model_path,
         base_url=base_url,
+        send_elsewhere=send_elsewhere,
         api_model=api_model,
         budget=budget,
         n_ctx=n_ctx,

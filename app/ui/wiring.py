@@ -160,14 +160,14 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         c.header.delete_project_btn.click,
         h.confirm_delete_project,
         [c.header.project],
-        [c.header.delete_row, c.header.delete_md],
+        [c.header.delete_row, c.header.delete_md, c.header.delete_nonce],
     )
     _on(c.header.delete_no.click, h.hide, None, c.header.delete_row)
     reload_project(
         _on(
             c.header.delete_yes.click,
             h.delete_project,
-            [c.header.project],
+            [c.header.project, c.header.delete_nonce],
             [*project_out, c.header.delete_row],
         )
     )
@@ -208,13 +208,13 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         c.ask.delete_chat.click,
         h.confirm_delete_session,
         [c.header.project, c.ask.session],
-        [c.ask.delete_chat_row, c.ask.delete_chat_md],
+        [c.ask.delete_chat_row, c.ask.delete_chat_md, c.ask.delete_chat_nonce],
     )
     _on(c.ask.delete_chat_no.click, h.hide, None, c.ask.delete_chat_row)
     _on(
         c.ask.delete_chat_yes.click,
         h.delete_session,
-        [c.header.project, c.ask.session],
+        [c.header.project, c.ask.session, c.ask.delete_chat_nonce],
         [*chat_out, c.ask.delete_chat_row],
     )
 
@@ -289,13 +289,13 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         c.docs.remove_btn.click,
         h.confirm_remove_document,
         [c.header.project, c.docs.remove_doc],
-        [c.docs.remove_row, c.docs.remove_md],
+        [c.docs.remove_row, c.docs.remove_md, c.docs.remove_nonce],
     )
     _on(c.docs.remove_no.click, h.hide, None, c.docs.remove_row)
     removing = _on(
         c.docs.remove_yes.click,
         h.remove_document,
-        [c.header.project, c.docs.remove_doc],
+        [c.header.project, c.docs.remove_doc, c.docs.remove_nonce],
         [*docs_out, c.docs.remove_row],
     )
     _then(removing, h.refresh_status, [c.header.project], status_out)
@@ -330,7 +330,19 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         notes_out,
     )
     _on(c.notes.new_note_btn.click, h.new_note, [c.header.project], notes_out)
-    _on(c.notes.delete_note_btn.click, h.delete_note, [c.header.project, c.notes.note], notes_out)
+    _on(
+        c.notes.delete_note_btn.click,
+        h.confirm_delete_note,
+        [c.header.project, c.notes.note],
+        [c.notes.delete_note_row, c.notes.delete_note_md, c.notes.delete_note_nonce],
+    )
+    _on(c.notes.delete_note_no.click, h.hide, None, c.notes.delete_note_row)
+    _on(
+        c.notes.delete_note_yes.click,
+        h.delete_note,
+        [c.header.project, c.notes.note, c.notes.delete_note_nonce],
+        [*notes_out, c.notes.delete_note_row],
+    )
     _on(
         c.notes.export_btn.click,
         h.export_report,
@@ -348,6 +360,7 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         c.settings.budget,
         c.settings.threads,
         c.settings.n_ctx,
+        c.settings.send_elsewhere,
     ]
     _on(c.settings.save_settings_btn.click, h.save_settings, settings_in, settings_out)
     _on(c.settings.reset_settings_btn.click, h.reset_settings, [c.header.project], settings_out)

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from engine.errors import Cancelled
 from engine.store import documents
 from engine.store.db import ProjectStore
+from engine.store.private import private_tree
 
 __all__ = ["STOPWORDS", "LexicalIndex", "analyze"]
 
@@ -149,6 +150,7 @@ class LexicalIndex:
         (tmp / "chunks.json").write_text(json.dumps(chunk_ids))
         (tmp / "docs.json").write_text(json.dumps(list(doc_index)))
         (tmp / "meta.json").write_text(json.dumps({"stamp": stamp, "chunks": n_chunks}))
+        private_tree(tmp)  # the index holds the documents' words: the user's alone
         old = self.folder.with_name(f"lexical.old-{os.getpid()}")
         with self._lock:
             if self.folder.exists():

@@ -4,6 +4,7 @@ highlighted when the original file is still where it was added."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,12 @@ from engine.store.db import ProjectStore
 from engine.types import DocumentInfo
 from ingest.types import DocKind, Locator
 
-__all__ = ["SourceView", "open_source", "render_pdf_page"]
+__all__ = ["MAX_VIEW_CHARS", "SourceView", "open_source", "render_pdf_page"]
 
 _CONTEXT_LINES = 12
+#: The most text one view shows: a window around the cited span. A file that is one 50 MB
+#: line must not become 50 MB of HTML in the browser.
+MAX_VIEW_CHARS = 120_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,47 @@ class SourceView:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _bounded(view: SourceView, *, limit: int = MAX_VIEW_CHARS) -> SourceView:
+    """`view` cut to at most `limit` characters around its first highlight (or its start),
+    at line breaks where one is near, with the highlights and first line moved to match
+    and a note saying how much is not shown."""
+    text = view.text
+    if len(text) <= limit:
+        return view
+    focus_from, focus_to = view.highlights[0] if view.highlights else (0, 0)
+    focus_to = min(focus_to, focus_from + limit // 2)  # a huge span shows its start
+    start = max(0, min(focus_from - (limit - (focus_to - focus_from)) // 2, len(text) - limit))
+    end = min(len(text), start + limit)
+    slack = limit // 20
+    if start:  # begin at a line start when one is close
+        cut = text.find("\n", start, start + slack)
+        if cut != -1 and cut + 1 <= focus_from:
+            start = cut + 1
+    if end < len(text):
+        cut = text.rfind("\n", end - slack, end)
+        if cut != -1 and cut >= focus_to:
+            end = cut + 1
+    highlights = tuple(
+        (max(a, start) - start, min(b, end) - start)
+        for a, b in view.highlights
+        if b > start and a < end
+    )
+    first_line = view.first_line
+    if first_line is not None:
+        first_line += text.count("\n", 0, start)
+    note = (
+        f"Showing {end - start:,} of {len(text):,} characters around the cited passage "
+        "(the rest is too long to show here)."
+    )
+    return dataclasses.replace(
+        view,
+        text=text[start:end],
+        highlights=highlights,
+        first_line=first_line,
+        notes=(*view.notes, note),
+    )
+
+
 def _highlight(text: str, quote: str) -> tuple[tuple[int, int], ...]:
     if not quote:
         return ()
@@ -54,7 +99,20 @@ def open_source(
     render: bool = True,
     page: int | None = None,
 ) -> SourceView:
-    """The view for `locator` in `doc_id` (or another `page` of the same PDF)."""
+    """The view for `locator` in `doc_id` (or another `page` of the same PDF), at most
+    `MAX_VIEW_CHARS` of text around the cited span."""
+    return _bounded(_open(store, doc_id, locator, quote=quote, render=render, page=page))
+
+
+def _open(
+    store: ProjectStore,
+    doc_id: str,
+    locator: Locator,
+    *,
+    quote: str = "",
+    render: bool = True,
+    page: int | None = None,
+) -> SourceView:
     doc = store.document(doc_id)
     notes: list[str] = []
     if doc.kind == "pdf":

@@ -11,6 +11,7 @@ for the writer, and a crash mid-write leaves the last committed state intact.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,10 +21,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from engine.errors import SchemaTooNew, StoreError
+from engine.errors import ProjectGone, SchemaTooNew, store_error
 from engine.store import documents as _documents
+from engine.store import locks
 from engine.store.documents import AddOutcome
 from engine.store.migrations import MIGRATIONS, migration_names
+from engine.store.private import private_dir, private_file, touch_private
 from engine.types import DocumentInfo, StoredChunk
 from ingest.types import Block, Chunk, Document
 
@@ -39,23 +42,58 @@ class ProjectStore:
     def __init__(self, path: Path, *, create: bool = True, backup: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise StoreError(f"project database {self.path} does not exist")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+            raise ProjectGone(
+                f"the project at {self.path.parent} no longer exists (it was deleted)"
+            )
+        private_dir(self.path.parent)
+        # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
+        # database file's mode, so they are private too.
+        touch_private(self.path)
+        for suffix in ("-wal", "-shm"):
+            private_file(self.path.with_name(self.path.name + suffix))
         try:
             # check_same_thread=False: a streaming UI handler may resume on another worker
             # thread; a store is still used by one flow at a time (see the class docstring).
             conn = sqlite3.connect(str(self.path), timeout=120.0, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open project database {self.path}: {exc}") from exc
+            raise store_error(exc, where=f"the project database {self.path}") from exc
         self.db = Database(conn, execute_plugins=False)
-        # WAL: readers don't block the writer, and a killed process loses only the open
-        # transaction. synchronous=NORMAL is durable across process crashes in WAL mode.
-        with self.db.ensure_autocommit_on():
-            self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=120000")
-        self.db.execute("PRAGMA foreign_keys=OFF")
-        self._migrate(backup=backup)
+        self._inode = self._file_id()
+        try:
+            # WAL: readers don't block the writer, and a killed process loses only the open
+            # transaction. synchronous=NORMAL is durable across process crashes in WAL mode.
+            with self.db.ensure_autocommit_on():
+                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=120000")
+            self.db.execute("PRAGMA foreign_keys=OFF")
+            self._migrate(backup=backup)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise store_error(exc, where=f"the project database {self.path}") from exc
+        except BaseException:
+            conn.close()
+            raise
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for another connection's lock before failing."""
+        self.db.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
+
+    def _file_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_present(self) -> None:
+        """Raise ProjectGone when the database file was deleted (or replaced) since it was
+        opened: writing on would succeed into a file nobody can see any more."""
+        if self._file_id() != self._inode:
+            raise ProjectGone(
+                f"the project at {self.path.parent} was deleted while Tomes was writing to it; "
+                "what was being added is not stored"
+            )
 
     # ------------------------------------------------------------------ lifecycle
     def _migrate(self, *, backup: bool) -> None:
@@ -67,19 +105,23 @@ class ProjectStore:
                 f"{self.path} was saved by a newer version of Tomes (schema step {unknown[-1]}); "
                 "upgrade Tomes to open it. Nothing was changed."
             )
-        pending = MIGRATIONS.pending(self.db)
-        if not pending:
+        if not MIGRATIONS.pending(self.db):
             return
-        if applied and backup:
-            self._backup(f"before-{pending[0].name}")
-        MIGRATIONS.apply(self.db)
+        # Two processes opening a project after an upgrade must not both apply a step
+        # ("table nodes already exists"): one migrates, the other waits and finds it done.
+        with locks.migrating(self.path):
+            pending = MIGRATIONS.pending(self.db)
+            if not pending:
+                return
+            if applied and backup:
+                self._backup(f"before-{pending[0].name}")
+            MIGRATIONS.apply(self.db)
 
     def _backup(self, label: str) -> Path:
         """Copy the database (consistently, via SQLite's backup API) before changing its schema."""
-        folder = self.path.parent / "backups"
-        folder.mkdir(exist_ok=True)
+        folder = private_dir(self.path.parent / "backups")
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = folder / f"{self.path.stem}-{stamp}-{label}.db"
+        target = touch_private(folder / f"{self.path.stem}-{stamp}-{label}.db")
         dest = sqlite3.connect(str(target))
         try:
             self.db.conn.backup(dest)
@@ -113,6 +155,7 @@ class ProjectStore:
             with self.db.atomic() as db:  # a savepoint inside the open transaction
                 yield db
             return
+        self.check_present()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

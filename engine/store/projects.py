@@ -3,15 +3,19 @@ SQLite database (`project.db`, with its WAL files) and the backups taken before 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import ProjectExists, ProjectNotFound, StoreError
+from engine.errors import ProjectExists, ProjectGone, ProjectNotFound, StoreError
+from engine.store import locks
 from engine.store.db import ProjectStore
+from engine.store.private import private_dir, touch_private
 
 __all__ = ["Project", "Projects"]
 
@@ -29,9 +33,33 @@ class Project:
     def db_path(self) -> Path:
         return self.folder / _DB_NAME
 
-    def open(self) -> ProjectStore:
-        """Open the project's store (runs pending migrations, backing up first)."""
-        return ProjectStore(self.db_path)
+    def open(self, *, create: bool = False) -> ProjectStore:
+        """Open the project's store (runs pending migrations, backing up first). A project
+        deleted meanwhile raises ProjectGone instead of coming back as an empty database."""
+        if not create and not self.db_path.exists():
+            raise ProjectGone(f"the project {self.name!r} no longer exists (it was deleted)")
+        return ProjectStore(self.db_path, create=create)
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Held while writing the project for long (ingest, indexing): deleting it waits."""
+        return _writing(self)
+
+
+@contextlib.contextmanager
+def _writing(project: Project) -> Iterator[None]:
+    try:
+        lock = locks.writing(project.folder)
+        lock.__enter__()
+    except FileNotFoundError:
+        raise ProjectGone(
+            f"the project {project.name!r} no longer exists (it was deleted)"
+        ) from None
+    try:
+        if not (project.folder / "project.json").exists():
+            raise ProjectGone(f"the project {project.name!r} was deleted")
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def _slug(name: str) -> str:
@@ -95,16 +123,17 @@ class Projects:
         clean = _check_name(name)
         if self.exists(clean):
             raise ProjectExists(f"a project named {clean!r} already exists")
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root.parent)  # TOMES_HOME itself: 0700
+        private_dir(self.root)
         slug = base = _slug(clean)
         n = 2
         while (self.root / slug).exists():
             slug = f"{base}-{n}"
             n += 1
         folder = self.root / slug
-        folder.mkdir()
+        folder.mkdir(mode=0o700)
         project = Project(clean, folder)
-        with project.open() as store:
+        with project.open(create=True) as store:
             store.set_meta("name", clean)
         # The marker is written last: a folder without it is not a project (a crash during
         # creation leaves nothing that lists).
@@ -112,7 +141,7 @@ class Projects:
         return project
 
     def _write_name(self, folder: Path, name: str) -> None:
-        tmp = folder / "project.json.tmp"
+        tmp = touch_private(folder / "project.json.tmp")
         tmp.write_text(json.dumps({"name": name}), encoding="utf-8")
         tmp.replace(folder / "project.json")
 
@@ -132,8 +161,13 @@ class Projects:
         self._write_name(project.folder, clean)
         return Project(clean, project.folder)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, wait: float = 10.0) -> None:
+        """Delete a project. Another process writing it (adding files, indexing) holds its
+        lock: this waits up to `wait` seconds for it to finish, then raises ProjectBusy."""
         project = self.get(name)
-        # Remove the marker first so a half-deleted folder never lists as a project.
-        (project.folder / "project.json").unlink(missing_ok=True)
-        shutil.rmtree(project.folder, ignore_errors=True)
+        with locks.exclusive(
+            project.folder, wait=wait, what=f"cannot delete the project {project.name!r} now"
+        ):
+            # Remove the marker first so a half-deleted folder never lists as a project.
+            (project.folder / "project.json").unlink(missing_ok=True)
+            shutil.rmtree(project.folder, ignore_errors=True)

@@ -29,7 +29,7 @@ from ingest.readers._io import Probe, probe
 from ingest.readers._sniff import describe_magic, sniff_text
 from ingest.readers.code import read_code, read_code_probed
 from ingest.readers.docx import read_docx, read_docx_probed
-from ingest.readers.pdf import ENGINES, PdfEngine, read_pdf, read_pdf_probed
+from ingest.readers.pdf import DEFAULT_MAX_PAGES, ENGINES, PdfEngine, read_pdf, read_pdf_probed
 from ingest.readers.text import (
     read_markdown,
     read_markdown_probed,
@@ -39,6 +39,7 @@ from ingest.readers.text import (
 from ingest.types import DocKind, Document, Source
 
 __all__ = [
+    "DEFAULT_MAX_PAGES",
     "ENGINES",
     "READERS",
     "SUPPORTED_SUMMARY",
@@ -100,10 +101,13 @@ def classify(source: Source, found: Probe) -> DocKind:
     )
 
 
-def read(source: Source, *, pdf_engine: PdfEngine = "pdfium") -> Document:
+def read(
+    source: Source, *, pdf_engine: PdfEngine = "pdfium", max_pages: int = DEFAULT_MAX_PAGES
+) -> Document:
     """Read one source into a Document (see the module docstring for the dispatch rules).
 
-    `pdf_engine` picks the PDF text engine: "pdfium" (pypdfium2, default) or "pypdf".
+    `pdf_engine` picks the PDF text engine: "pdfium" (pypdfium2, default) or "pypdf";
+    a PDF with more than `max_pages` pages is refused (TooLarge).
     Raises an IngestError subclass on any failure.
     """
     if pdf_engine not in ENGINES:
@@ -114,5 +118,5 @@ def read(source: Source, *, pdf_engine: PdfEngine = "pdfium") -> Document:
     kind = classify(source, found)
     reader = READERS[kind]
     if kind is DocKind.PDF:
-        reader = partial(read_pdf_probed, engine=pdf_engine)
+        reader = partial(read_pdf_probed, engine=pdf_engine, max_pages=max_pages)
     return reader(source, found)

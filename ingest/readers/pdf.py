@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from ingest.errors import CorruptFile, EmptyFile, EncryptedFile, IngestError
+from ingest.errors import CorruptFile, EmptyFile, EncryptedFile, IngestError, TooLarge
 from ingest.readers._io import Probe, guarded, probe, read_all
 from ingest.readers._sniff import describe_magic
 from ingest.types import Block, BlockKind, DocKind, Document, Locator, Source
@@ -36,11 +36,22 @@ if TYPE_CHECKING:
     import pypdf
     import pypdfium2
 
-__all__ = ["ENGINES", "MIN_PAGE_CHARS", "PDFIUM_LOCK", "PdfEngine", "read_pdf", "read_pdf_probed"]
+__all__ = [
+    "DEFAULT_MAX_PAGES",
+    "ENGINES",
+    "MIN_PAGE_CHARS",
+    "PDFIUM_LOCK",
+    "PdfEngine",
+    "read_pdf",
+    "read_pdf_probed",
+]
 
 PdfEngine = Literal["pdfium", "pypdf"]
 #: The text engines `read_pdf` accepts; "pdfium" (pypdfium2) is the default and ~10x faster.
 ENGINES: Final[tuple[PdfEngine, ...]] = ("pdfium", "pypdf")
+#: PDFs with more pages than this are refused (a few kilobytes can declare a million pages);
+#: generous: the longest real manuals run to a few thousand.
+DEFAULT_MAX_PAGES: Final = 20_000
 #: A page with fewer non-blank characters than this and some image content needs OCR.
 MIN_PAGE_CHARS: Final = 3
 #: Serialises every PDFium call in this process (PDFium is not thread-safe).
@@ -238,7 +249,22 @@ def _pypdf_pages(source: Source, doc_id: str, n_pages: int) -> Iterator[Block]:
             yield block
 
 
-def read_pdf_probed(source: Source, found: Probe, *, engine: PdfEngine = "pdfium") -> Document:
+def _check_pages(source: Source, n_pages: int, max_pages: int) -> None:
+    if n_pages > max_pages:
+        raise TooLarge(
+            source.name,
+            f"is too large: it has {n_pages:,} pages, more than the limit of {max_pages:,} "
+            "(raise the ingest.max_pages setting to read it)",
+        )
+
+
+def read_pdf_probed(
+    source: Source,
+    found: Probe,
+    *,
+    engine: PdfEngine = "pdfium",
+    max_pages: int = DEFAULT_MAX_PAGES,
+) -> Document:
     """Read a PDF whose bytes were already probed (see `read_pdf`)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown PDF engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -247,9 +273,11 @@ def read_pdf_probed(source: Source, found: Probe, *, engine: PdfEngine = "pdfium
     _check_bytes(source, found)
     if engine == "pdfium":
         n_pages = _pdfium_count(source)
+        _check_pages(source, n_pages, max_pages)
         blocks = _pdfium_pages(source, found.sha256, n_pages)
     else:
         n_pages = _pypdf_count(source)
+        _check_pages(source, n_pages, max_pages)
         blocks = _pypdf_pages(source, found.sha256, n_pages)
     return Document(
         id=found.sha256,
@@ -263,11 +291,14 @@ def read_pdf_probed(source: Source, found: Probe, *, engine: PdfEngine = "pdfium
     )
 
 
-def read_pdf(source: Source, *, engine: PdfEngine = "pdfium") -> Document:
+def read_pdf(
+    source: Source, *, engine: PdfEngine = "pdfium", max_pages: int = DEFAULT_MAX_PAGES
+) -> Document:
     """Read a PDF into one PAGE block per page (see the module docstring).
 
     Raises EncryptedFile when a password is needed, CorruptFile when damaged or truncated,
-    EmptyFile when it has no bytes or no pages. Errors found while iterating the blocks (a
-    damaged page) are CorruptFile too.
+    EmptyFile when it has no bytes or no pages, TooLarge when it has more than `max_pages`
+    pages (checked from the page count, before any page is read). Errors found while
+    iterating the blocks (a damaged page) are CorruptFile too.
     """
-    return read_pdf_probed(source, probe(source), engine=engine)
+    return read_pdf_probed(source, probe(source), engine=engine, max_pages=max_pages)

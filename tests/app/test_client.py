@@ -11,7 +11,8 @@ import pytest
 from gradio_client import Client, handle_file
 
 from app.prefs import UiPrefs
-from app.server import build_app, launch, parse_auth
+from app.security import Credentials, hash_password
+from app.server import Server, build_app, launch
 from app.ui import MODEL_GROUP
 from engine.errors import ProjectNotFound, SettingsError
 from engine.settings import Settings
@@ -19,8 +20,10 @@ from engine.workspace import Workspace
 from tests.app.conftest import FAKE, FEE_QUESTION
 
 
-def _client(url: str, **kwargs: Any) -> Client:
-    return Client(url, verbose=False, download_files=False, **kwargs)
+def _client(server: Server, **kwargs: Any) -> Client:
+    """An API client that authenticates with the launch token (in a header)."""
+    kwargs.setdefault("headers", server.headers)
+    return Client(server.base_url, verbose=False, download_files=False, **kwargs)
 
 
 def test_public_api_is_deliberate_and_asking_is_one_at_a_time(fake_workspace: Workspace) -> None:
@@ -36,19 +39,15 @@ def test_public_api_is_deliberate_and_asking_is_one_at_a_time(fake_workspace: Wo
 
 
 def test_public_hosts_need_a_password() -> None:
-    with pytest.raises(SettingsError, match="--auth USER:PASSWORD"):
-        launch(project=None, host="0.0.0.0", port=0, auth=None, open_browser=False)
-    with pytest.raises(SettingsError, match="must look like USER:PASSWORD"):
-        parse_auth("no-colon")
-    assert parse_auth("anna:s3cret:with:colons") == ("anna", "s3cret:with:colons")
-    assert parse_auth(None) is None
+    with pytest.raises(SettingsError, match="TOMES_AUTH=NAME:PASSWORD"):
+        launch(project=None, host="0.0.0.0", port=0, open_browser=False)
 
 
 def test_serve_opens_the_named_project_and_refuses_unknown_ones(
     fake_workspace: Workspace, serve: Any, tomes_home: Path
 ) -> None:
     with pytest.raises(ProjectNotFound, match="no project named 'Nope'"):
-        launch(project="Nope", host="127.0.0.1", port=0, auth=None, open_browser=False)
+        launch(project="Nope", host="127.0.0.1", port=0, open_browser=False)
     for name in ("Alpha", "Beta"):
         fake_workspace.project(name, create=True)
     serve(Workspace(Settings.load(overrides=FAKE)), project="Alpha")
@@ -62,7 +61,7 @@ def test_upload_ask_and_open_citation_through_the_api(
     """The real embedded model (n_ctx 4096) answers through the launched app."""
     server = serve(Workspace(Settings.load(overrides={"retrieval.embeddings": False})))
     assert server.url.startswith("http://127.0.0.1:")
-    client = _client(server.url)
+    client = _client(server)
     assert client.predict("Acme", api_name="/create_project") == "Acme"
     events = client.predict("Acme", [handle_file(str(contract_pdf))], api_name="/add_files")
     assert [(e["name"], e["status"], e["pages"]) for e in events] == [("contract.pdf", "added", 3)]
@@ -80,7 +79,7 @@ def test_upload_ask_and_open_citation_through_the_api(
 def test_two_clients_asking_at_once_are_both_answered(contract_pdf: Path, serve: Any) -> None:
     workspace = Workspace(Settings.load(overrides=FAKE))
     server = serve(workspace)
-    first, second = _client(server.url), _client(server.url)
+    first, second = _client(server), _client(server)
     first.predict("Acme", api_name="/create_project")
     first.predict("Acme", [handle_file(str(contract_pdf))], api_name="/add_files")
     jobs = [c.submit("Acme", FEE_QUESTION, api_name="/ask") for c in (first, second)]
@@ -91,7 +90,7 @@ def test_two_clients_asking_at_once_are_both_answered(contract_pdf: Path, serve:
 
 def test_an_api_error_is_a_message(serve: Any) -> None:
     server = serve(Workspace(Settings.load(overrides=FAKE)))
-    client = _client(server.url)
+    client = _client(server)
     with pytest.raises(Exception, match="No project named 'Nope'") as info:
         client.predict("Nope", FEE_QUESTION, api_name="/ask")
     assert "Traceback" not in str(info.value)
@@ -105,15 +104,18 @@ def test_password_protection_and_clean_shutdown(tomes_home: Path) -> None:
             super().close()
             closed.set()
 
+    users = Credentials({"anna": hash_password("a long passphrase")}, source="test")
     server = launch(
-        project=None, host="127.0.0.1", port=0, auth="anna:s3cret", open_browser=False,
+        project=None, host="127.0.0.1", port=0, credentials=users, open_browser=False,
         workspace=Tracked(Settings.load(overrides=FAKE)), block=False,
     )  # fmt: skip
     assert server is not None
     try:
         with pytest.raises(Exception):  # noqa: B017 - any refusal will do
-            _client(server.url)
-        client = _client(server.url, auth=("anna", "s3cret"))
+            _client(server, headers={})
+        with pytest.raises(Exception):  # noqa: B017
+            _client(server, headers={}, auth=("anna", "a wrong passphrase"))
+        client = _client(server, headers={}, auth=("anna", "a long passphrase"))
         assert client.predict("Acme", api_name="/create_project") == "Acme"
     finally:
         server.close()

@@ -68,9 +68,13 @@ def test_create_rename_delete_project(handlers: Handlers, tomes_home: Path) -> N
     assert dropdown["value"] == "Acme 2024" and dropdown["choices"] == ["Acme 2024"]
     assert UiPrefs(tomes_home).last_project() == "Acme 2024"
 
-    shown, question = handlers.confirm_delete_project("Acme 2024")
+    shown, question, nonce = handlers.confirm_delete_project("Acme 2024")
     assert shown["visible"] is True and "cannot be undone" in question
-    dropdown, welcome, main, _, tools, row = handlers.delete_project("Acme 2024")
+    with pytest.warns(UserWarning, match="confirm"):  # no nonce: nothing happens
+        handlers.delete_project("Acme 2024")
+    with pytest.warns(UserWarning, match="confirm"):
+        handlers.delete_project("Acme 2024", "forged")
+    dropdown, welcome, main, _, tools, row = handlers.delete_project("Acme 2024", nonce)
     assert dropdown["choices"] == [] and dropdown["value"] is None
     assert welcome["visible"] is True and main["visible"] is False and row["visible"] is False
     assert tools["visible"] is False  # nothing to rename or delete
@@ -177,9 +181,11 @@ def test_documents_tree_and_remove(ready: Handlers) -> None:
     node_text, _kids, path = ready.open_tree("Acme", starts["choices"][0][1])
     assert "contract.pdf" in node_text and path == [starts["choices"][0][1]]
     doc_id = remove["choices"][0][1]
-    shown, question = ready.confirm_remove_document("Acme", doc_id)
+    shown, question, nonce = ready.confirm_remove_document("Acme", doc_id)
     assert shown["visible"] and "contract.pdf" in question
-    rows, *_, row = ready.remove_document("Acme", doc_id)
+    with pytest.warns(UserWarning, match="confirm"):
+        ready.remove_document("Acme", doc_id)
+    rows, *_, row = ready.remove_document("Acme", doc_id, nonce)
     assert rows == [] and row["visible"] is False
 
 
@@ -258,7 +264,10 @@ def test_sessions_new_rename_switch_delete(ready: Handlers) -> None:
     assert ("Termination", fresh) in dropdown["choices"] and form["visible"] is False
     dropdown, chat, *_ = ready.load_chat("Acme", first[2]["value"])  # switch back
     assert chat[0]["content"] == FEE_QUESTION
-    *_, row = ready.delete_session("Acme", fresh)
+    with pytest.warns(UserWarning, match="confirm"):
+        ready.delete_session("Acme", fresh)
+    *_, nonce = ready.confirm_delete_session("Acme", fresh)
+    *_, row = ready.delete_session("Acme", fresh, nonce)
     assert row["visible"] is False
     assert [c[0] for c in ready.load_chat("Acme")[0]["choices"]] == [FEE_QUESTION]
 
@@ -317,7 +326,14 @@ def test_pin_edit_and_delete_a_note(ready: Handlers) -> None:
     notes, title, text, *_ = ready.save_note("Acme", note_id, "Fee", "Fee is 7,350 euros [c1]")
     assert (title, text) == ("Fee", "Fee is 7,350 euros [c1]")
     assert notes["choices"] == [("Fee", note_id)]
-    notes, title, *_ = ready.delete_note("Acme", note_id)
+    with pytest.warns(UserWarning, match="confirm"):
+        ready.delete_note("Acme", note_id)
+    shown, question, nonce = ready.confirm_delete_note("Acme", note_id)
+    assert shown["visible"] and "Fee" in question
+    with pytest.warns(UserWarning, match="confirm"):  # single use, per target
+        ready.delete_note("Acme", note_id + 1, nonce)
+    *_, nonce = ready.confirm_delete_note("Acme", note_id)
+    notes, title, *_ = ready.delete_note("Acme", note_id, nonce)
     assert notes["choices"] == [] and title == ""
     with pytest.warns(UserWarning, match="no answer to pin"):
         ready.pin_answer("Acme", None)

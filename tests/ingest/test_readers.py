@@ -82,6 +82,7 @@ def lines_of(block: Block) -> tuple[int, int]:
 def test_public_names_are_pinned() -> None:
     assert sorted(ingest.readers.__all__) == sorted(
         [
+            "DEFAULT_MAX_PAGES",
             "ENGINES",
             "READERS",
             "SUPPORTED_SUMMARY",

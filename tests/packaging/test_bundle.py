@@ -113,7 +113,7 @@ def test_the_built_app_answers_with_a_citation_and_stops_cleanly(
 
     print(f"first start: {app.startup_s:.1f} s to serve")
     pdf = make_pdf(tmp_path / "inbox" / "lease.pdf", PAGES)
-    client = Client(app.url, verbose=False, download_files=False)
+    client = Client(app.base_url, verbose=False, download_files=False, headers=app.headers)
     assert client.predict("Harbour", api_name="/create_project") == "Harbour"
     events = client.predict("Harbour", [handle_file(str(pdf))], api_name="/add_files")
     assert [(e["name"], e["status"], e["pages"]) for e in events] == [("lease.pdf", "added", 3)]

@@ -13,10 +13,12 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +26,14 @@ from app.desktop import browser_available, build_parser, main, port_in_use
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "packaging" / "launcher.py"
-URL_LINE = re.compile(r"Tomes is running at (http://127\.0\.0\.1:(\d+)/)")
+URL_LINE = re.compile(r"Tomes is running at (http://127\.0\.0\.1:(\d+)/)\?token=([\w-]+)")
+
+
+def open_signed_in(url: str, *, timeout: float = 30) -> Any:
+    """GET `url` (the printed one, with ?token=) the way a browser does: the token redirect
+    sets a cookie, and the page is fetched with it."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    return opener.open(url, timeout=timeout)
 
 
 def assert_port_free(port: int) -> None:
@@ -42,6 +51,7 @@ class ServerProcess:
     process: subprocess.Popen[str]
     url: str = ""
     port: int = 0
+    token: str = ""
     startup_s: float = 0.0
     _lines: queue.Queue[str] = field(default_factory=queue.Queue)
     _seen: list[str] = field(default_factory=list)
@@ -64,8 +74,9 @@ class ServerProcess:
         )
         server = cls(proc)
         threading.Thread(target=server._pump, daemon=True).start()
-        server.url, server.port = server._wait_for_url(timeout)
-        urllib.request.urlopen(server.url, timeout=30).close()
+        base, server.port, server.token = server._wait_for_url(timeout)
+        server.url = f"{base}?token={server.token}"
+        open_signed_in(server.url).close()
         server.startup_s = time.perf_counter() - started
         return server
 
@@ -81,7 +92,16 @@ class ServerProcess:
             except queue.Empty:
                 return
 
-    def _wait_for_url(self, timeout: float) -> tuple[str, int]:
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What an API client sends to authenticate."""
+        return {"X-Tomes-Token": self.token}
+
+    def _wait_for_url(self, timeout: float) -> tuple[str, int, str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -93,7 +113,7 @@ class ServerProcess:
                 continue
             self._seen.append(line)
             if match := URL_LINE.search(line):
-                return match[1], int(match[2])
+                return match[1], int(match[2]), match[3]
         self.kill()
         pytest.fail(f"no URL printed within {timeout:.0f} s:\n{self.output()}")
 
@@ -151,9 +171,11 @@ def test_free_port_url_page_and_clean_sigterm(
     server = ServerProcess.start(_launcher("--no-browser", "--port", "0"), _env(tomes_home))
     launched.append(server)
     assert server.port > 0
-    with urllib.request.urlopen(server.url, timeout=30) as page:
+    with open_signed_in(server.url) as page:
         assert page.status == 200
         assert b"gradio" in page.read().lower()
+    urls = [line for line in server.output().splitlines() if "?token=" in line]
+    assert len(urls) == 1, server.output()  # exactly one line to open
     assert "No browser" not in server.output()  # --no-browser: not even tried
     assert (tomes_home / "cache").is_dir()  # state went to TOMES_HOME
 
@@ -182,7 +204,7 @@ def test_no_display_prints_the_url_and_ctrl_c_stops_cleanly(
     launched.append(server)
     assert server.port == port
     out = server.wait_for("Press Ctrl+C")
-    assert f"No browser to open here (no display): open {server.url} yourself." in out
+    assert "No browser to open here (no display): open the address above yourself." in out
     assert UiPrefs(tomes_home).last_project() == "Alpha"  # the page opens it first
 
     server.process.send_signal(signal.SIGINT)
@@ -230,6 +252,8 @@ def test_main_in_process_restores_signal_handlers(tomes_home: Path) -> None:
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).close()
+            except urllib.error.HTTPError:
+                pass  # 401 without the token: it is serving
             except OSError:
                 time.sleep(0.2)
                 continue
@@ -257,8 +281,8 @@ def _run(*args: str, tomes_home: Path) -> subprocess.CompletedProcess[str]:
 def test_a_public_host_without_a_password_is_refused(tomes_home: Path) -> None:
     done = _run("--host", "0.0.0.0", "--no-browser", tomes_home=tomes_home)
     assert done.returncode == 1
-    assert done.stderr.startswith("Error: refusing to serve on 0.0.0.0 without a password")
-    assert "--auth USER:PASSWORD" in done.stderr
+    assert done.stderr.startswith("Error: refusing to serve on 0.0.0.0 without passwords")
+    assert "TOMES_AUTH=NAME:PASSWORD" in done.stderr and "--auth-file" in done.stderr
     assert "Traceback" not in done.stderr and "running at" not in done.stdout
 
 

@@ -65,7 +65,7 @@ def test_two_askers_and_an_ingester(
         Settings.load(overrides={"model.backend": "fake", "retrieval.embeddings": False})
     )
     server = serve(workspace)
-    setup = Client(server.url, verbose=False)
+    setup = Client(server.base_url, verbose=False, headers=server.headers)
     setup.predict("Acme", api_name="/create_project")
     contract = make_pdf(tmp_path / "contract.pdf", CONTRACT_PAGES)
     setup.predict("Acme", [handle_file(str(contract))], api_name="/add_files")
@@ -83,7 +83,7 @@ def test_two_askers_and_an_ingester(
 
     def asker(name: str) -> None:
         try:
-            client = Client(server.url, verbose=False)
+            client = Client(server.base_url, verbose=False, headers=server.headers)
             for i in range(20):
                 t0 = time.perf_counter()
                 answers[name].append(client.predict("Acme", QUESTIONS[i % 3], api_name="/ask"))
@@ -93,7 +93,7 @@ def test_two_askers_and_an_ingester(
 
     def ingester() -> None:
         try:
-            client = Client(server.url, verbose=False)
+            client = Client(server.base_url, verbose=False, headers=server.headers)
             ingest_events.extend(
                 client.predict("Acme", [handle_file(str(p)) for p in batch], api_name="/add_files")
             )

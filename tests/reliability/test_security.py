@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import TomesError
 from tests.conftest import OutboundConnectionBlocked
 from tests.support.fixtures import make_pdf
 
@@ -84,7 +85,7 @@ def test_instructions_in_a_document_are_answered_as_data(
 
 def test_upload_names_cannot_escape_the_project(tmp_path: Path, tomes_home: Path) -> None:
     """Uploads are copied into <project>/files/ under their base name only; hostile names
-    (backslash traversal, leading dots, unicode tricks) land there too."""
+    (backslash traversal, unicode tricks) land there too, and dotfiles are refused."""
     from app.handlers import Handlers
     from engine.settings import Settings
     from engine.workspace import Workspace
@@ -101,6 +102,10 @@ def test_upload_names_cannot_escape_the_project(tmp_path: Path, tomes_home: Path
         folder = tmp_path / "upload-cache" / str(len(uploads))
         uploads.append(make_pdf(folder / name, [f"Upload {name}"]))
     for path in uploads:
+        if path.name.startswith("."):  # dotfiles are refused, alone, with a reason
+            with pytest.raises(TomesError, match="starts with a dot"):
+                handlers._keep_file(project, path)
+            continue
         kept = handlers._keep_file(project, path)
         assert kept.parent == project.folder / "files"
         assert kept.resolve().is_relative_to(project.folder.resolve())
