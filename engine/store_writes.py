@@ -1,0 +1,388 @@
+"""Writing prepared documents: many small ones per short transaction, a big one in parts.
+
+Nothing is read, parsed or chunked here: `ingest.prepare` did that outside any transaction,
+so a write transaction only inserts rows and commits (issue 12: parsing inside the transaction
+held the project's write lock for minutes, and an answer saved by another process timed out).
+
+* Small documents (held in memory) are written in batches, many per transaction
+  (`write_batch`): a codebase of 30,000 files commits a few hundred times, not 30,000.
+* A big (spooled) document is written in several short transactions (`write_large`): its
+  blocks and chunks part by part first, with no `documents` row yet, so no reader sees them
+  (every read of chunks goes through `documents`); then one last transaction inserts the
+  `documents` row and removes the old version. An `intake_writes` row names the process
+  writing the document; when that process is gone (killed, crashed), `clean_interrupted`
+  deletes what it left. So a crash mid-document never leaves a half document visible, and a
+  2,415-page PDF or a 200 MB text file never holds the write lock for more than one part.
+* Every written source records its fingerprint (`source_files`): re-adding a file whose size
+  and mtime (zip member: size and CRC-32) are unchanged skips reading it (`fingerprints`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from engine.errors import StoreError
+from engine.store import AddOutcome, ProjectStore, _now
+from ingest.prepare import AlreadyStored, PreparedDocument, PreparedPart
+from ingest.types import Block, Chunk
+
+BLOCK_INSERT_COLS = (
+    "doc_id, ordinal, kind, text, page, line_start, line_end, paragraph, heading_path, needs_ocr"
+)
+CHUNK_INSERT_COLS = (
+    "id, doc_id, ordinal, text, n_tokens, overlap, char_start, page, page_end, line_start, "
+    "line_end, paragraph, paragraph_end, heading_path, segments"
+)
+
+
+def block_row(doc_id: str, ordinal: int, b: Block) -> tuple[Any, ...]:
+    loc = b.locator
+    return (
+        doc_id,
+        ordinal,
+        b.kind.value,
+        b.text,
+        loc.page,
+        loc.line_start,
+        loc.line_end,
+        loc.paragraph,
+        json.dumps(list(loc.heading_path)),
+        int(b.needs_ocr),
+    )
+
+
+def chunk_row(doc_id: str, chunk: Chunk, segments: str) -> tuple[Any, ...]:
+    loc = chunk.locator
+    return (
+        chunk.id,
+        doc_id,
+        chunk.ordinal,
+        chunk.text,
+        chunk.n_tokens,
+        chunk.overlap,
+        chunk.char_start,
+        loc.page,
+        loc.page_end,
+        loc.line_start,
+        loc.line_end,
+        loc.paragraph,
+        loc.paragraph_end,
+        json.dumps(list(loc.heading_path)),
+        segments,
+    )
+
+
+def document_by_hash(store: ProjectStore, doc_id: str) -> Any:
+    return store.document_by_hash(doc_id)
+
+
+def _delete_document_rows(store: ProjectStore, doc_id: str) -> None:
+    store._delete_document_rows(doc_id)
+
+
+__all__ = [
+    "KnownSource",
+    "clean_interrupted",
+    "fingerprints",
+    "write_batch",
+    "write_large",
+]
+
+_BLOCK_SQL = f"INSERT INTO blocks ({BLOCK_INSERT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
+_CHUNK_SQL = f"INSERT INTO chunks ({CHUNK_INSERT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSource:
+    """One source the project holds, as `fingerprints` finds it: its fingerprint and the
+    document with its bytes."""
+
+    fingerprint: str
+    doc_id: str
+    doc_name: str
+    n_chunks: int
+    n_tokens: int
+    n_pages: int | None
+
+    def unchanged(self, name: str) -> AddOutcome:
+        """What adding the source (shown as `name`) again, unchanged, did."""
+        return AddOutcome(
+            "unchanged",
+            self.doc_id,
+            name,
+            n_chunks=self.n_chunks,
+            n_tokens=self.n_tokens,
+            n_pages=self.n_pages,
+            duplicate_of=self.doc_name if self.doc_name != name else None,
+        )
+
+
+def _storable(text: str) -> str:
+    # A file name with undecodable bytes arrives with surrogate escapes, which SQLite cannot
+    # store; keep the raw bytes visible instead.
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def fingerprints(store: ProjectStore) -> dict[str, KnownSource]:
+    """Every recorded source fingerprint, by source key, with the document it gave."""
+    rows = store.db.execute(
+        "SELECT s.source_key, s.fingerprint, d.id, d.name, d.n_chunks, d.n_tokens, d.n_pages "
+        "FROM source_files s JOIN documents d ON d.id = s.doc_id"
+    ).fetchall()
+    return {key: KnownSource(*rest) for key, *rest in rows}
+
+
+def _record_source(store: ProjectStore, source_key: str, name: str, doc_id: str, fp: str) -> None:
+    if not fp:  # no trustworthy fingerprint (a file changed moments ago): read it next time
+        store.db.execute("DELETE FROM source_files WHERE source_key = ?", [source_key])
+        return
+    store.db.execute(
+        "INSERT INTO source_files (source_key, doc_id, name, fingerprint, checked_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(source_key) DO UPDATE SET doc_id = excluded.doc_id, "
+        "name = excluded.name, fingerprint = excluded.fingerprint, "
+        "checked_at = excluded.checked_at",
+        [source_key, doc_id, name, fp, _now()],
+    )
+
+
+def _unchanged(store: ProjectStore, doc_id: str, name: str) -> AddOutcome | None:
+    existing = document_by_hash(store, doc_id)
+    if existing is None:
+        return None
+    return AddOutcome(
+        "unchanged",
+        doc_id,
+        name,
+        n_chunks=existing.n_chunks,
+        n_tokens=existing.n_tokens,
+        n_pages=existing.n_pages,
+        duplicate_of=existing.name if existing.name != name else None,
+    )
+
+
+def _insert_parts(
+    store: ProjectStore, doc_id: str, parts: Iterable[PreparedPart], start: int
+) -> int:
+    """Insert parts' blocks and chunks; returns the next block ordinal."""
+    ordinal = start
+    conn = store.db.conn
+    for part in parts:
+        if part.blocks:
+            conn.executemany(
+                _BLOCK_SQL,
+                [block_row(doc_id, ordinal + i, b) for i, b in enumerate(part.blocks)],
+            )
+            ordinal += len(part.blocks)
+        if part.chunks:
+            conn.executemany(_CHUNK_SQL, [chunk_row(doc_id, c, seg) for c, seg in part.chunks])
+    return ordinal
+
+
+def _insert_document(store: ProjectStore, prepared: PreparedDocument) -> str | None:
+    """Replace any older version of the source and insert the documents row (caller holds
+    the transaction). Returns the id of the version replaced, if any."""
+    doc = prepared.document
+    source_key = _storable(doc.source_key)
+    old = store.db.execute(
+        "SELECT id FROM documents WHERE source_key = ? AND id != ?", [source_key, doc.id]
+    ).fetchall()
+    for (old_id,) in old:
+        _delete_document_rows(store, old_id)
+    store.db.execute(
+        "INSERT INTO documents (id, name, source_key, kind, language, path, size_bytes, meta, "
+        "added_at, n_pages, n_blocks, n_chunks, n_tokens, ocr_pages) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            doc.id,
+            doc.name,
+            source_key,
+            doc.kind.value,
+            doc.language,
+            doc.path,
+            doc.size_bytes,
+            json.dumps(doc.meta),
+            _now(),
+            prepared.n_pages,
+            prepared.n_blocks,
+            prepared.n_chunks,
+            prepared.n_tokens,
+            json.dumps(list(prepared.ocr_pages)),
+        ],
+    )
+    _record_source(store, source_key, doc.name, doc.id, prepared.fingerprint)
+    return old[0][0] if old else None
+
+
+def _added(prepared: PreparedDocument, replaced: str | None) -> AddOutcome:
+    return AddOutcome(
+        "replaced" if replaced else "added",
+        prepared.document.id,
+        prepared.document.name,
+        n_chunks=prepared.n_chunks,
+        n_tokens=prepared.n_tokens,
+        n_pages=prepared.n_pages,
+        ocr_pages=prepared.ocr_pages,
+        replaced_id=replaced,
+    )
+
+
+def write_batch(
+    store: ProjectStore,
+    items: Sequence[PreparedDocument | AlreadyStored],
+    *,
+    source_keys: Sequence[str],
+) -> list[AddOutcome | None]:
+    """Write in-memory prepared documents (and record already-stored ones) in ONE transaction.
+
+    `source_keys[i]` is the source key of `items[i]`. Outcomes come back in order; a document
+    whose bytes are already stored (also earlier in this batch) is `unchanged`. None means
+    an `AlreadyStored` whose document was removed meanwhile: prepare that source again.
+    """
+    outcomes: list[AddOutcome | None] = []
+    with store.transaction():
+        for item, key in zip(items, source_keys, strict=True):
+            doc_id = item.doc_id if isinstance(item, AlreadyStored) else item.document.id
+            unchanged = _unchanged(store, doc_id, item.name)
+            if unchanged is not None:
+                _record_source(store, _storable(key), item.name, doc_id, item.fingerprint)
+                outcomes.append(unchanged)
+                continue
+            if isinstance(item, AlreadyStored):  # removed since the worker looked
+                outcomes.append(None)
+                continue
+            _purge_stale_mark(store, doc_id)
+            replaced = _insert_document(store, item)
+            _insert_parts(store, doc_id, item.parts(), 0)
+            outcomes.append(_added(item, replaced))
+    return outcomes
+
+
+# ------------------------------------------------------------------ big documents, in parts
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), so that a reused pid is not
+    mistaken for the writer that died; '' where /proc is missing."""
+    try:
+        stat = open(f"/proc/{pid}/stat", "rb").read()  # noqa: SIM115 - tiny, read at once
+    except OSError:
+        return ""
+    return stat.rsplit(b")", 1)[1].split()[19].decode()
+
+
+def _owner() -> tuple[int, str, str]:
+    pid = os.getpid()
+    return pid, _process_start(pid), socket.gethostname()
+
+
+def _owner_alive(pid: int, started: str, host: str) -> bool:
+    if host != socket.gethostname():
+        return True  # cannot tell from here: leave its rows alone
+    if pid == os.getpid():
+        return False  # this process: a write it abandoned (the exception was handled)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by someone else
+    return not started or _process_start(pid) in ("", started)
+
+
+def _purge_partial(store: ProjectStore, doc_id: str) -> None:
+    """Delete the rows an unfinished write left for `doc_id` (caller holds the transaction)."""
+    if document_by_hash(store, doc_id) is None:
+        _delete_document_rows(store, doc_id)  # blocks, chunks, ..., and the intake_writes row
+    else:
+        store.db.execute("DELETE FROM intake_writes WHERE doc_id = ?", [doc_id])
+
+
+def _purge_stale_mark(store: ProjectStore, doc_id: str) -> None:
+    """Before writing `doc_id` whole: drop leftovers of an interrupted write of the same bytes."""
+    mark = store.db.execute(
+        "SELECT pid, started, host FROM intake_writes WHERE doc_id = ?", [doc_id]
+    ).fetchone()
+    if mark is not None:
+        if _owner_alive(*mark):
+            raise WriteBusy(doc_id)
+        _purge_partial(store, doc_id)
+
+
+def clean_interrupted(store: ProjectStore) -> list[str]:
+    """Remove what writes by processes that are gone left behind; returns their doc ids.
+
+    Those rows were never visible (no `documents` row), so this only reclaims space and
+    keeps doc ids free for the next attempt.
+    """
+    rows = store.db.execute("SELECT doc_id, pid, started, host FROM intake_writes").fetchall()
+    stale = [doc_id for doc_id, pid, started, host in rows if not _owner_alive(pid, started, host)]
+    for doc_id in stale:
+        with store.transaction():
+            _purge_partial(store, doc_id)
+    return stale
+
+
+class WriteBusy(StoreError):
+    """Another live process is writing the same document right now."""
+
+
+def write_large(store: ProjectStore, prepared: PreparedDocument, *, source_key: str) -> AddOutcome:
+    """Write one big document in several short transactions (see the module docstring)."""
+    doc_id = prepared.document.id
+    name = prepared.document.name
+    with store.transaction():
+        unchanged = _unchanged(store, doc_id, name)
+        if unchanged is not None:
+            _record_source(store, _storable(source_key), name, doc_id, prepared.fingerprint)
+            return unchanged
+        other = store.db.execute(
+            "SELECT pid, started, host FROM intake_writes WHERE doc_id = ?", [doc_id]
+        ).fetchone()
+        if other is not None:
+            if _owner_alive(*other):
+                raise WriteBusy(name)
+            _purge_partial(store, doc_id)
+        pid, started, host = _owner()
+        store.db.execute(
+            "INSERT INTO intake_writes (doc_id, name, pid, started, host, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [doc_id, name, pid, started, host, _now()],
+        )
+    try:
+        ordinal = 0
+        for part in prepared.parts():
+            with store.transaction():
+                ordinal = _insert_parts(store, doc_id, (part,), ordinal)
+        with store.transaction():
+            replaced = _insert_document(store, prepared)
+            store.db.execute("DELETE FROM intake_writes WHERE doc_id = ?", [doc_id])
+    except BaseException:
+        try:
+            with store.transaction():
+                _purge_partial(store, doc_id)
+        except Exception:
+            pass
+        raise
+    return _added(prepared, replaced)
+
+
+@lru_cache(maxsize=4)
+def _read_only(db_path: str) -> sqlite3.Connection:
+    # One read-only connection per project per process (a pool worker asks thousands of times).
+    conn = sqlite3.connect(
+        f"file:{db_path}?mode=ro", uri=True, timeout=30.0, check_same_thread=False
+    )
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def is_stored(db_path: str, doc_id: str) -> bool:
+    """Whether the project at `db_path` holds a document with these bytes (read-only; for
+    pool workers, which must not write)."""
+    row = _read_only(db_path).execute("SELECT 1 FROM documents WHERE id = ?", [doc_id]).fetchone()
+    return row is not None
