@@ -85,11 +85,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LIMITS",
     "JUNK_FILES",
+    "RACY_NS",
     "VCS_DIRS",
     "VENDORED_DIRS",
     "SourceItem",
     "SourceLimits",
-    "RACY_NS",
     "file_fingerprint",
     "format_size",
     "iter_sources",
