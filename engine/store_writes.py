@@ -53,7 +53,7 @@ def block_row(doc_id: str, ordinal: int, b: Block) -> tuple[Any, ...]:
         loc.line_start,
         loc.line_end,
         loc.paragraph,
-        json.dumps(list(loc.heading_path)),
+        json.dumps(list(loc.heading_path)) if loc.heading_path else "[]",
         int(b.needs_ocr),
     )
 
@@ -74,7 +74,7 @@ def chunk_row(doc_id: str, chunk: Chunk, segments: str) -> tuple[Any, ...]:
         loc.line_end,
         loc.paragraph,
         loc.paragraph_end,
-        json.dumps(list(loc.heading_path)),
+        json.dumps(list(loc.heading_path)) if loc.heading_path else "[]",
         segments,
     )
 
@@ -233,6 +233,89 @@ def _added(prepared: PreparedDocument, replaced: str | None) -> AddOutcome:
     )
 
 
+def _document_row(prepared: PreparedDocument, source_key: str, now: str) -> tuple[Any, ...]:
+    doc = prepared.document
+    return (
+        doc.id,
+        doc.name,
+        source_key,
+        doc.kind.value,
+        doc.language,
+        doc.path,
+        doc.size_bytes,
+        json.dumps(doc.meta),
+        now,
+        prepared.n_pages,
+        prepared.n_blocks,
+        prepared.n_chunks,
+        prepared.n_tokens,
+        json.dumps(list(prepared.ocr_pages)),
+    )
+
+
+_DOCUMENT_SQL = (
+    "INSERT INTO documents (id, name, source_key, kind, language, path, size_bytes, meta, "
+    "added_at, n_pages, n_blocks, n_chunks, n_tokens, ocr_pages) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SOURCE_SQL = (
+    "INSERT INTO source_files (source_key, doc_id, name, fingerprint, checked_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(source_key) DO UPDATE SET doc_id = excluded.doc_id, "
+    "name = excluded.name, fingerprint = excluded.fingerprint, checked_at = excluded.checked_at"
+)
+
+
+class _Rows:
+    """Rows of a batch, inserted with one executemany per table (in the order added)."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self.store = store
+        self.documents: list[tuple[Any, ...]] = []
+        self.blocks: list[tuple[Any, ...]] = []
+        self.chunks: list[tuple[Any, ...]] = []
+        self.sources: list[tuple[Any, ...]] = []
+        self.unsourced: list[tuple[str]] = []
+
+    def source(self, key: str, name: str, doc_id: str, fingerprint: str, now: str) -> None:
+        if fingerprint:
+            self.sources.append((key, doc_id, name, fingerprint, now))
+        else:  # no trustworthy fingerprint (a file changed moments ago): read it next time
+            self.unsourced.append((key,))
+
+    def add(self, prepared: PreparedDocument, key: str, now: str) -> None:
+        doc_id = prepared.document.id
+        self.documents.append(_document_row(prepared, key, now))
+        ordinal = 0
+        for part in prepared.parts():
+            for block in part.blocks:
+                self.blocks.append(block_row(doc_id, ordinal, block))
+                ordinal += 1
+            self.chunks.extend(chunk_row(doc_id, c, seg) for c, seg in part.chunks)
+        self.source(key, prepared.document.name, doc_id, prepared.fingerprint, now)
+
+    def flush(self) -> None:
+        conn = self.store.db.conn
+        for sql, rows in (
+            (_DOCUMENT_SQL, self.documents),
+            (_BLOCK_SQL, self.blocks),
+            (_CHUNK_SQL, self.chunks),
+            ("DELETE FROM source_files WHERE source_key = ?", self.unsourced),
+            (_SOURCE_SQL, self.sources),
+        ):
+            if rows:
+                conn.executemany(sql, rows)
+                rows.clear()
+
+
+def _in(store: ProjectStore, sql: str, values: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Rows of `sql` (with one `{}` for an IN list) over `values`, 500 at a time."""
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), 500):
+        part = values[start : start + 500]
+        out += store.db.execute(sql.format(",".join("?" * len(part))), part).fetchall()
+    return out
+
+
 def write_batch(
     store: ProjectStore,
     items: Sequence[PreparedDocument | AlreadyStored],
@@ -244,23 +327,66 @@ def write_batch(
     `source_keys[i]` is the source key of `items[i]`. Outcomes come back in order; a document
     whose bytes are already stored (also earlier in this batch) is `unchanged`. None means
     an `AlreadyStored` whose document was removed meanwhile: prepare that source again.
+    Rows go in with one statement per table, in item order; before a replaced version is
+    deleted the rows so far are inserted, so rowids are what one-by-one writes give.
     """
+    keys = [_storable(k) for k in source_keys]
+    ids = [i.doc_id if isinstance(i, AlreadyStored) else i.document.id for i in items]
     outcomes: list[AddOutcome | None] = []
+    now = _now()
     with store.transaction():
-        for item, key in zip(items, source_keys, strict=True):
-            doc_id = item.doc_id if isinstance(item, AlreadyStored) else item.document.id
-            unchanged = _unchanged(store, doc_id, item.name)
-            if unchanged is not None:
-                _record_source(store, _storable(key), item.name, doc_id, item.fingerprint)
-                outcomes.append(unchanged)
+        held = {
+            r[0]: r
+            for r in _in(
+                store,
+                "SELECT id, name, n_chunks, n_tokens, n_pages FROM documents WHERE id IN ({})",
+                sorted(set(ids)),
+            )
+        }
+        by_key: dict[str, list[str]] = {}
+        for key, doc_id in _in(
+            store,
+            "SELECT source_key, id FROM documents WHERE source_key IN ({})",
+            sorted(set(keys)),
+        ):
+            by_key.setdefault(key, []).append(doc_id)
+        marks = {
+            r[0]: r[1:]
+            for r in store.db.execute("SELECT doc_id, pid, started, host FROM intake_writes")
+        }
+        rows = _Rows(store)
+        for item, key, doc_id in zip(items, keys, ids, strict=True):
+            if doc_id in held:
+                _, name, n_chunks, n_tokens, n_pages = held[doc_id]
+                rows.source(key, item.name, doc_id, item.fingerprint, now)
+                outcomes.append(
+                    AddOutcome(
+                        "unchanged",
+                        doc_id,
+                        item.name,
+                        n_chunks=n_chunks,
+                        n_tokens=n_tokens,
+                        n_pages=n_pages,
+                        duplicate_of=name if name != item.name else None,
+                    )
+                )
                 continue
             if isinstance(item, AlreadyStored):  # removed since the worker looked
                 outcomes.append(None)
                 continue
-            _purge_stale_mark(store, doc_id)
-            replaced = _insert_document(store, item)
-            _insert_parts(store, doc_id, item.parts(), 0)
-            outcomes.append(_added(item, replaced))
+            old = [i for i in by_key.get(key, []) if i != doc_id]
+            if old or doc_id in marks:
+                rows.flush()  # keep one-by-one order (and rowids) around deletions
+                if doc_id in marks:
+                    if _owner_alive(*marks.pop(doc_id)):
+                        raise WriteBusy(doc_id)
+                    _purge_partial(store, doc_id)
+                for old_id in old:
+                    _delete_document_rows(store, old_id)
+            rows.add(item, key, now)
+            held[doc_id] = (doc_id, item.name, item.n_chunks, item.n_tokens, item.n_pages)
+            outcomes.append(_added(item, old[0] if old else None))
+        rows.flush()
     return outcomes
 
 
@@ -300,17 +426,6 @@ def _purge_partial(store: ProjectStore, doc_id: str) -> None:
         _delete_document_rows(store, doc_id)  # blocks, chunks, ..., and the intake_writes row
     else:
         store.db.execute("DELETE FROM intake_writes WHERE doc_id = ?", [doc_id])
-
-
-def _purge_stale_mark(store: ProjectStore, doc_id: str) -> None:
-    """Before writing `doc_id` whole: drop leftovers of an interrupted write of the same bytes."""
-    mark = store.db.execute(
-        "SELECT pid, started, host FROM intake_writes WHERE doc_id = ?", [doc_id]
-    ).fetchone()
-    if mark is not None:
-        if _owner_alive(*mark):
-            raise WriteBusy(doc_id)
-        _purge_partial(store, doc_id)
 
 
 def clean_interrupted(store: ProjectStore) -> list[str]:
