@@ -362,14 +362,102 @@ def _zip_part(results: dict[str, Any], old_code: Path, n_new: int, n_old: int) -
     results["zip"] = out
 
 
+# ---------------------------------------------------------------------------------- contention
+def _code_imports(code: str | None) -> None:
+    sys.path.insert(0, code or str(ROOT))
+
+
+def worker_record(home: str, stop: str, code: str | None) -> dict[str, object]:
+    """Save one chat exchange every 0.1 s into the bench project until `stop` exists."""
+    os.environ["TOMES_HOME"] = home
+    _code_imports(code)
+    from engine.settings import Settings
+
+    try:
+        from engine.store.chats import ChatLog
+        from engine.store.db import ProjectStore
+        from engine.store.projects import Projects
+    except ImportError:  # the baseline commit's layout
+        from engine.projects import Projects  # type: ignore[no-redef]
+        from engine.sessions import ChatLog  # type: ignore[no-redef]
+        from engine.store import ProjectStore  # type: ignore[no-redef,attr-defined]
+    try:
+        from tests.engine.test_sessions import sample_answer
+    except ImportError:
+        from tests.engine.test_chats import sample_answer  # type: ignore[no-redef]
+
+    project = Projects(Settings.load().home).get_or_create("bench")
+    db = project.db_path
+    with ProjectStore(db) as store:
+        session = ChatLog(store).create_session("bench").id
+    saves: list[float] = []
+    errors: list[str] = []
+    while not Path(stop).exists():
+        with ProjectStore(db) as store:
+            t0 = time.perf_counter()
+            try:
+                ChatLog(store).add_exchange(session, "What is the outlook?", sample_answer())
+                saves.append(time.perf_counter() - t0)
+            except Exception as exc:  # "database is locked" is the finding
+                errors.append(f"{type(exc).__name__}: {exc}")
+        time.sleep(0.1)
+    return {"saves": saves, "errors": errors}
+
+
+def _contention_part(results: dict[str, Any], old_code: Path, mb: int) -> None:
+    """A long ingest (one big text file) in one process while another saves chat answers."""
+    rows = []
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "report.txt"
+        line = "The quarterly report lists revenue, costs and the outlook for each region.\n"
+        with open(big, "w") as fh:
+            for i in range(mb * 1024 * 1024 // (len(line) + 8)):
+                fh.write(f"{i:07d} {line}")
+        for label, code in (("old (baseline)", old_code), ("new", None)):
+            home = Path(tmp) / f"home-{len(out)}"
+            stop = Path(tmp) / f"stop-{len(out)}"
+            recorder = subprocess.Popen(
+                [sys.executable, __file__, "--worker", "record", str(home), str(stop)]
+                + ([str(code)] if code else []),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(5.0)  # let the recorder create the project and start saving
+            t0 = time.perf_counter()
+            ingest = _run_worker(
+                "tomes", str(home), *(["--code", str(code)] if code else []), str(big)
+            )
+            wall = time.perf_counter() - t0
+            stop.touch()
+            rec = json.loads(recorder.communicate(timeout=600)[0].strip().splitlines()[-1])
+            saves = sorted(rec["saves"])
+            out[label] = {"ingest": ingest, "wall_s": wall, **rec}
+            p95 = saves[int(len(saves) * 0.95) - 1] if saves else float("nan")
+            rows.append(
+                [
+                    label,
+                    f"{ingest['seconds']:.1f}",
+                    str(len(saves)),
+                    str(len(rec["errors"])),
+                    f"{p95:.3f}",
+                    f"{saves[-1]:.3f}" if saves else "n/a",
+                ]
+            )
+    print(f"\nAnswers saved by another process while one {mb} MB text file is ingested")
+    _print_table(["code", "ingest s", "saves", "errors", "p95 save s", "slowest save s"], rows)
+    results["contention"] = {"file_mb": mb, **out}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--parts", default="pdf,codebase,zip")
+    parser.add_argument("--parts", default="pdf,codebase,zip,contention")
     parser.add_argument("--skip-codebase", action="store_true")
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--codebase", type=Path, default=Path(sysconfig.get_paths()["purelib"]))
     parser.add_argument("--zip-members", type=int, default=20_000)
     parser.add_argument("--old-zip-members", type=int, default=1_000)
+    parser.add_argument("--contention-mb", type=int, default=24)
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     if args.skip_codebase:
@@ -385,13 +473,15 @@ def main(argv: list[str]) -> int:
         _pdf_part(results)
     with tempfile.TemporaryDirectory() as tmp:
         old_code = None
-        if parts & {"codebase", "zip"}:
+        if parts & {"codebase", "zip", "contention"}:
             old_code = _baseline_tree(args.baseline, Path(tmp))
             results["baseline"] = args.baseline
         if "codebase" in parts and old_code is not None:
             _codebase_part(results, old_code, args.codebase)
         if "zip" in parts and old_code is not None:
             _zip_part(results, old_code, args.zip_members, args.old_zip_members)
+        if "contention" in parts and old_code is not None:
+            _contention_part(results, old_code, args.contention_mb)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {OUT.relative_to(ROOT)}")
@@ -411,6 +501,8 @@ if __name__ == "__main__":
             wp.add_argument("paths", nargs="+")
             wa = wp.parse_args(args)
             result = worker_tomes(wa.home, wa.paths, code=wa.code, repeat=wa.repeat)
+        elif kind == "record":
+            result = worker_record(args[0], args[1], args[2] if len(args) > 2 else None)
         else:
             result = {"pypdf": worker_pypdf, "pdftotext": worker_pdftotext}[kind](args)
         print(json.dumps(result))
