@@ -382,9 +382,9 @@ def worker_record(home: str, stop: str, code: str | None) -> dict[str, object]:
         from engine.sessions import ChatLog  # type: ignore[no-redef]
         from engine.store import ProjectStore  # type: ignore[no-redef,attr-defined]
     try:
-        from tests.engine.test_sessions import sample_answer
-    except ImportError:
-        from tests.engine.test_chats import sample_answer  # type: ignore[no-redef]
+        from tests.support.answers import sample_answer
+    except ImportError:  # the baseline commit's layout
+        from tests.engine.test_sessions import sample_answer  # type: ignore[no-redef]
 
     project = Projects(Settings.load().home).get_or_create("bench")
     db = project.db_path

@@ -5,11 +5,11 @@ and the UI can show status and progress; one bad file never stops the batch.
 The pipeline (issues 12 and 14):
 
     walk (iter_sources) -> skip unchanged by fingerprint -> prepare (ingest.prepare; in a pool
-    of worker processes for big batches) -> write (engine.store_writes; this process only)
+    of worker processes for big batches) -> write (engine.store.writes; this process only)
 
 * Preparing never happens inside a write transaction, so the write lock is held only to copy
   rows: many small documents per transaction, a big document in several (see
-  `engine.store_writes`). Another process saving an answer waits a fraction of a second.
+  `engine.store.writes`). Another process saving an answer waits a fraction of a second.
 * A batch of at least `PARALLEL_MIN` files to read is prepared by `settings.ingest.workers`
   processes (0 = one per core). Results are written in the order of the walk, so documents,
   chunks, ids, locators and even rowids are the same as when everything runs here.
@@ -44,7 +44,7 @@ from typing import Final
 from engine.errors import Cancelled
 from engine.settings import Settings
 from engine.store import AddOutcome, ProjectStore
-from engine.store_writes import (
+from engine.store.writes import (
     KnownSource,
     WriteBusy,
     clean_interrupted,

@@ -21,10 +21,10 @@ from engine.errors import Cancelled
 from engine.intake import FileEvent, ingest_paths
 from engine.settings import Settings
 from engine.store import ProjectStore
-from engine.store_writes import write_large
+from engine.store.writes import write_large
 from ingest.prepare import PreparedDocument, prepare
 from ingest.sources import iter_sources
-from tests.fixtures import make_corrupt_pdf, make_pdf
+from tests.support.fixtures import make_corrupt_pdf, make_pdf
 
 OLD_NS = 1_600_000_000 * 10**9  # 2020: well past the racy window
 

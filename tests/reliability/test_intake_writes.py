@@ -12,9 +12,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from engine.projects import Projects
-from engine.sessions import ChatLog
 from engine.store import ProjectStore
+from engine.store.chats import ChatLog
+from engine.store.projects import Projects
 from tests.reliability.test_crash import _count, _env, _wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +56,9 @@ def test_answers_are_saved_promptly_during_a_long_ingest(tmp_path: Path, tomes_h
         f"""
         import json, sqlite3, time
         from pathlib import Path
-        from engine.sessions import ChatLog
         from engine.store import ProjectStore
-        from tests.engine.test_sessions import sample_answer
+        from engine.store.chats import ChatLog
+        from tests.support.answers import sample_answer
         db = Path({str(project.db_path)!r})
         saves = []
         while not Path({str(stop)!r}).exists() or len(saves) < 3:

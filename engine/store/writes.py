@@ -26,66 +26,15 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import StoreError
-from engine.store import AddOutcome, ProjectStore, _now
+from engine.store.codec import BLOCK_INSERT_COLS, CHUNK_INSERT_COLS, block_row, chunk_row
+from engine.store.documents import AddOutcome, _delete_document_rows, _now, document_by_hash
 from ingest.prepare import AlreadyStored, PreparedDocument, PreparedPart
-from ingest.types import Block, Chunk
 
-BLOCK_INSERT_COLS = (
-    "doc_id, ordinal, kind, text, page, line_start, line_end, paragraph, heading_path, needs_ocr"
-)
-CHUNK_INSERT_COLS = (
-    "id, doc_id, ordinal, text, n_tokens, overlap, char_start, page, page_end, line_start, "
-    "line_end, paragraph, paragraph_end, heading_path, segments"
-)
-
-
-def block_row(doc_id: str, ordinal: int, b: Block) -> tuple[Any, ...]:
-    loc = b.locator
-    return (
-        doc_id,
-        ordinal,
-        b.kind.value,
-        b.text,
-        loc.page,
-        loc.line_start,
-        loc.line_end,
-        loc.paragraph,
-        json.dumps(list(loc.heading_path)) if loc.heading_path else "[]",
-        int(b.needs_ocr),
-    )
-
-
-def chunk_row(doc_id: str, chunk: Chunk, segments: str) -> tuple[Any, ...]:
-    loc = chunk.locator
-    return (
-        chunk.id,
-        doc_id,
-        chunk.ordinal,
-        chunk.text,
-        chunk.n_tokens,
-        chunk.overlap,
-        chunk.char_start,
-        loc.page,
-        loc.page_end,
-        loc.line_start,
-        loc.line_end,
-        loc.paragraph,
-        loc.paragraph_end,
-        json.dumps(list(loc.heading_path)) if loc.heading_path else "[]",
-        segments,
-    )
-
-
-def document_by_hash(store: ProjectStore, doc_id: str) -> Any:
-    return store.document_by_hash(doc_id)
-
-
-def _delete_document_rows(store: ProjectStore, doc_id: str) -> None:
-    store._delete_document_rows(doc_id)
-
+if TYPE_CHECKING:
+    from engine.store.db import ProjectStore
 
 __all__ = [
     "KnownSource",
