@@ -16,7 +16,8 @@ The pipeline (issues 12 and 14):
 * A source whose fingerprint (size and mtime; zip member: size and CRC-32) is what the
   project recorded is `unchanged` without being read.
 * Events come in walk order. A final event (added, replaced, unchanged, skipped, failed) is
-  yielded once its transaction has committed; `reading` comes before a file that is waited on.
+  yielded once its transaction has committed; `reading` comes before a file that is read in
+  this process or waited for, never after that file's final event.
 * Cancelling stops between files (raises `Cancelled`) after committing what is prepared;
   finished files stay stored, so running again resumes.
 """
@@ -464,7 +465,10 @@ def ingest_paths(
                 )
             else:
                 if not preparer.ready(done - 1):
+                    # Do not keep finished files waiting behind one still being read.
                     yield from writer.flush(total)
+                    yield FileEvent(item.name, FileStatus.READING, done=done - 1, total=total)
+                elif isinstance(preparer, _Serial):  # it is read now, here: say so
                     yield FileEvent(item.name, FileStatus.READING, done=done - 1, total=total)
                 prepared = preparer.result(done - 1)
                 if isinstance(prepared, PrepareFailed):
