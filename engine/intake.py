@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -186,9 +186,13 @@ def _prepare_run(
     db_path: str,
     spool_dir: str,
     inline_chars: int,
+    stored: Callable[[str], bool] | None = None,
 ) -> list[Prepared]:
-    """Prepare a run of sources, in order (in a pool worker, or in this process)."""
-    stored = partial(is_stored, db_path)
+    """Prepare a run of sources, in order (in a pool worker, or in this process). Whether a
+    hash is stored is asked through `stored`, by default a worker's own read-only
+    connection to `db_path`."""
+    if stored is None:
+        stored = partial(is_stored, db_path)
     folder = Path(spool_dir)
     return [
         prepare(s, chunking=chunking, is_stored=stored, spool_dir=folder, inline_chars=inline_chars)
@@ -221,8 +225,14 @@ class _Pool:
     """
 
     def __init__(
-        self, sources: dict[int, Source], prepare_run: partial[list[Prepared]], workers: int
+        self,
+        sources: dict[int, Source],
+        prepare_run: partial[list[Prepared]],
+        workers: int,
+        *,
+        here: partial[list[Prepared]],
     ) -> None:
+        self._here = here  # for what has to be read in this process after all
         # spawn, not fork: the ingesting process may be a server with threads running.
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         self._ahead = workers * 3
@@ -270,7 +280,7 @@ class _Pool:
         self._fill()
         source = self._sources.pop(index)
         if index not in self._where:  # the pool broke before this file's task was sent
-            return self._run([source])[0]
+            return self._here([source])[0]
         future, offset = self._where.pop(index)
         self._left[future] -= 1
         if not self._left[future]:
@@ -279,7 +289,7 @@ class _Pool:
             return future.result()[offset]
         except Exception:  # a worker died (BrokenProcessPool) or could not pickle: do it here
             log.exception("ingest worker failed on a task holding %s; reading it here", source.name)
-            return self._run([source])[0]
+            return self._here([source])[0]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -441,13 +451,15 @@ def ingest_paths(
         spool_dir=spool_dir,
         inline_chars=settings.ingest.inline_mb * 1024 * 1024,
     )
+    # Here, ask the store's own connection (a second one would stay open after the ingest).
+    here = partial(run, stored=lambda doc_id: store.document_by_hash(doc_id) is not None)
     workers = min(_workers(settings), max(1, len(to_prepare) // _TASK_FILES))
     preparer: _Serial | _Pool
     if workers > 1 and len(to_prepare) >= PARALLEL_MIN:
-        preparer = _Pool(dict(to_prepare), run, workers)
+        preparer = _Pool(dict(to_prepare), run, workers, here=here)
     else:
-        preparer = _Serial(dict(to_prepare), run)
-    writer = _Writer(store, run)
+        preparer = _Serial(dict(to_prepare), here)
+    writer = _Writer(store, here)
     try:
         for done, item in enumerate(items, start=1):
             if cancel is not None and cancel.is_set():

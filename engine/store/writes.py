@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import platform
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -352,11 +352,11 @@ def _process_start(pid: int) -> str:
 
 def _owner() -> tuple[int, str, str]:
     pid = os.getpid()
-    return pid, _process_start(pid), socket.gethostname()
+    return pid, _process_start(pid), platform.node()
 
 
 def _owner_alive(pid: int, started: str, host: str) -> bool:
-    if host != socket.gethostname():
+    if host != platform.node():
         return True  # cannot tell from here: leave its rows alone
     if pid == os.getpid():
         return False  # this process: a write it abandoned (the exception was handled)
