@@ -418,8 +418,9 @@ def _contention_part(results: dict[str, Any], old_code: Path, mb: int) -> None:
             home = Path(tmp) / f"home-{len(out)}"
             stop = Path(tmp) / f"stop-{len(out)}"
             recorder = subprocess.Popen(
-                [sys.executable, __file__, "--worker", "record", str(home), str(stop)]
+                [sys.executable, "-m", "bench.ingest", "--worker", "record", str(home), str(stop)]
                 + ([str(code)] if code else []),
+                cwd=ROOT,
                 stdout=subprocess.PIPE,
                 text=True,
             )

@@ -10,8 +10,10 @@ The pipeline (issues 12 and 14):
 * Preparing never happens inside a write transaction, so the write lock is held only to copy
   rows: many small documents per transaction, a big document in several (see
   `engine.store.writes`). Another process saving an answer waits a fraction of a second.
-* A batch of at least `PARALLEL_MIN` files to read is prepared by `settings.ingest.workers`
-  processes (0 = one per core). Results are written in the order of the walk, so documents,
+* A batch with at least `PARALLEL_MIN_FILES` files or `PARALLEL_MIN_BYTES` to read is
+  prepared by `settings.ingest.workers` processes (0 = one per core); below that, starting
+  them (about a second: each imports Tomes and loads the tokenizer) would cost more than
+  it saves. Results are written in the order of the walk, so documents,
   chunks, ids, locators and even rowids are the same as when everything runs here.
 * A source whose fingerprint (size and mtime; zip member: size and CRC-32) is what the
   project recorded is `unchanged` without being read.
@@ -61,7 +63,8 @@ from ingest.sources import SourceLimits, iter_sources
 from ingest.types import Skipped, Source
 
 __all__ = [
-    "PARALLEL_MIN",
+    "PARALLEL_MIN_BYTES",
+    "PARALLEL_MIN_FILES",
     "FileEvent",
     "FileStatus",
     "chunk_settings_from",
@@ -71,8 +74,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Fewest files to read before a batch is worth starting worker processes for (~1 s each).
-PARALLEL_MIN: Final = 64
+#: A batch is read by worker processes from this many files, or this many bytes, on.
+PARALLEL_MIN_FILES: Final = 256
+PARALLEL_MIN_BYTES: Final = 8 * 1024 * 1024
 # A task sent to a worker: at most this many files, or this many bytes (a bigger file alone).
 _TASK_FILES: Final = 32
 _TASK_BYTES: Final = 1024 * 1024
@@ -453,9 +457,11 @@ def ingest_paths(
     )
     # Here, ask the store's own connection (a second one would stay open after the ingest).
     here = partial(run, stored=lambda doc_id: store.document_by_hash(doc_id) is not None)
-    workers = min(_workers(settings), max(1, len(to_prepare) // _TASK_FILES))
+    workers = min(_workers(settings), len(to_prepare))
     preparer: _Serial | _Pool
-    if workers > 1 and len(to_prepare) >= PARALLEL_MIN:
+    size = sum(s.size for s in to_prepare.values())
+    big_enough = len(to_prepare) >= PARALLEL_MIN_FILES or size >= PARALLEL_MIN_BYTES
+    if workers > 1 and len(to_prepare) > 1 and big_enough:
         preparer = _Pool(dict(to_prepare), run, workers, here=here)
     else:
         preparer = _Serial(dict(to_prepare), here)

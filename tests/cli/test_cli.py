@@ -217,9 +217,14 @@ def test_index_says_when_dense_search_is_off(tmp_path: Path) -> None:
     assert "Keyword search and the summary tree still work" in done.stderr
 
 
-def test_ingest_in_parallel_prints_what_serial_prints(tmp_path: Path) -> None:
+def test_ingest_in_parallel_prints_what_serial_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`--workers 2` reads a folder in worker processes; the lines, their order and the
     summary counts are those of `--workers 1` (only the timing differs)."""
+    import engine.intake
+
+    monkeypatch.setattr(engine.intake, "PARALLEL_MIN_FILES", 16)  # 80 files start the pool
     for i in range(80):
         (tmp_path / "repo" / f"pkg{i % 4}").mkdir(parents=True, exist_ok=True)
         (tmp_path / "repo" / f"pkg{i % 4}" / f"m{i}.py").write_text(
