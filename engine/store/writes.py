@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import StoreError
 from engine.store.codec import BLOCK_INSERT_COLS, CHUNK_INSERT_COLS, block_row, chunk_row
-from engine.store.documents import AddOutcome, _delete_document_rows, _now, document_by_hash
+from engine.store.documents import (
+    AddOutcome,
+    _delete_document_rows,
+    _doc_tables,
+    _now,
+    document_by_hash,
+)
 from ingest.prepare import AlreadyStored, PreparedDocument, PreparedPart
 
 if TYPE_CHECKING:
@@ -134,16 +140,20 @@ def _insert_parts(
     return ordinal
 
 
-def _insert_document(store: ProjectStore, prepared: PreparedDocument) -> str | None:
+def _insert_document(
+    store: ProjectStore, prepared: PreparedDocument, drains: list[str]
+) -> str | None:
     """Replace any older version of the source and insert the documents row (caller holds
-    the transaction). Returns the id of the version replaced, if any."""
+    the transaction; big old versions are left in `drains`). Returns the id of the version
+    replaced, if any."""
     doc = prepared.document
     source_key = _storable(doc.source_key)
     old = store.db.execute(
-        "SELECT id FROM documents WHERE source_key = ? AND id != ?", [source_key, doc.id]
+        "SELECT id, n_chunks FROM documents WHERE source_key = ? AND id != ?",
+        [source_key, doc.id],
     ).fetchall()
-    for (old_id,) in old:
-        _delete_document_rows(store, old_id)
+    for old_id, n_chunks in old:
+        _replace(store, old_id, n_chunks, drains)
     store.db.execute(
         "INSERT INTO documents (id, name, source_key, kind, language, path, size_bytes, meta, "
         "added_at, n_pages, n_blocks, n_chunks, n_tokens, ocr_pages) "
@@ -282,6 +292,7 @@ def write_batch(
     keys = [_storable(k) for k in source_keys]
     ids = [i.doc_id if isinstance(i, AlreadyStored) else i.document.id for i in items]
     outcomes: list[AddOutcome | None] = []
+    drains: list[str] = []
     now = _now()
     with store.transaction():
         held = {
@@ -292,13 +303,13 @@ def write_batch(
                 sorted(set(ids)),
             )
         }
-        by_key: dict[str, list[str]] = {}
-        for key, doc_id in _in(
+        by_key: dict[str, list[tuple[str, int]]] = {}
+        for key, doc_id, n_chunks in _in(
             store,
-            "SELECT source_key, id FROM documents WHERE source_key IN ({})",
+            "SELECT source_key, id, n_chunks FROM documents WHERE source_key IN ({})",
             sorted(set(keys)),
         ):
-            by_key.setdefault(key, []).append(doc_id)
+            by_key.setdefault(key, []).append((doc_id, n_chunks))
         marks = {
             r[0]: r[1:]
             for r in store.db.execute("SELECT doc_id, pid, started, host FROM intake_writes")
@@ -323,19 +334,21 @@ def write_batch(
             if isinstance(item, AlreadyStored):  # removed since the worker looked
                 outcomes.append(None)
                 continue
-            old = [i for i in by_key.get(key, []) if i != doc_id]
+            old = [(i, n) for i, n in by_key.get(key, []) if i != doc_id]
             if old or doc_id in marks:
                 rows.flush()  # keep one-by-one order (and rowids) around deletions
                 if doc_id in marks:
                     if _owner_alive(*marks.pop(doc_id)):
                         raise WriteBusy(doc_id)
                     _purge_partial(store, doc_id)
-                for old_id in old:
-                    _delete_document_rows(store, old_id)
+                for old_id, n_chunks in old:
+                    _replace(store, old_id, n_chunks, drains)
             rows.add(item, key, now)
             held[doc_id] = (doc_id, item.name, item.n_chunks, item.n_tokens, item.n_pages)
-            outcomes.append(_added(item, old[0] if old else None))
+            outcomes.append(_added(item, old[0][0] if old else None))
         rows.flush()
+    for old_id in drains:  # the new versions are in sight: clear big old ones away in parts
+        _drain(store, old_id)
     return outcomes
 
 
@@ -359,7 +372,9 @@ def _owner_alive(pid: int, started: str, host: str) -> bool:
     if host != platform.node():
         return True  # cannot tell from here: leave its rows alone
     if pid == os.getpid():
-        return False  # this process: a write it abandoned (the exception was handled)
+        # This process: maybe another ingest of it, still writing. Its own failed writes
+        # are cleaned up where they fail; anything left goes once this process has ended.
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -377,17 +392,67 @@ def _purge_partial(store: ProjectStore, doc_id: str) -> None:
         store.db.execute("DELETE FROM intake_writes WHERE doc_id = ?", [doc_id])
 
 
+#: A replaced version with more chunks than this is deleted in parts after the swap.
+_RETIRE_CHUNKS = 2048
+_DRAIN_ROWS = 1024
+
+
+def _retire(store: ProjectStore, doc_id: str) -> None:
+    """Take a document out of sight at once (caller holds the transaction): its documents
+    row and its derived rows go, but its blocks and chunks, the bulk (and, for chunks, the
+    FTS index), stay for `_drain` to delete in short transactions, behind a mark."""
+    for table in _doc_tables(store):
+        if table not in ("chunks", "blocks", "intake_writes"):
+            store.db.execute(f"DELETE FROM [{table}] WHERE doc_id = ?", [doc_id])
+    name = store.db.execute("SELECT name FROM documents WHERE id = ?", [doc_id]).fetchone()
+    store.db.execute("DELETE FROM documents WHERE id = ?", [doc_id])
+    pid, started, host = _owner()
+    store.db.execute(
+        "INSERT OR REPLACE INTO intake_writes (doc_id, name, pid, started, host, started_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [doc_id, name[0] if name else "", pid, started, host, _now()],
+    )
+
+
+def _drain(store: ProjectStore, doc_id: str) -> None:
+    """Delete a retired document's blocks and chunks, `_DRAIN_ROWS` per transaction."""
+    for table in ("chunks", "blocks"):
+        while True:
+            with store.transaction():
+                deleted = store.db.execute(
+                    f"DELETE FROM [{table}] WHERE rowid IN "
+                    f"(SELECT rowid FROM [{table}] WHERE doc_id = ? LIMIT ?)",
+                    [doc_id, _DRAIN_ROWS],
+                ).rowcount
+            if deleted < _DRAIN_ROWS:
+                break
+    with store.transaction():
+        store.db.execute("DELETE FROM intake_writes WHERE doc_id = ?", [doc_id])
+
+
+def _replace(store: ProjectStore, old_id: str, n_chunks: int, drains: list[str]) -> None:
+    """Delete an old version (caller holds the transaction): a small one at once, a big one
+    retired now and drained by the caller after the commit (`drains`)."""
+    if n_chunks > _RETIRE_CHUNKS:
+        _retire(store, old_id)
+        drains.append(old_id)
+    else:
+        _delete_document_rows(store, old_id)
+
+
 def clean_interrupted(store: ProjectStore) -> list[str]:
     """Remove what writes by processes that are gone left behind; returns their doc ids.
 
     Those rows were never visible (no `documents` row), so this only reclaims space and
-    keeps doc ids free for the next attempt.
+    keeps doc ids free for the next attempt. Blocks and chunks go in parts (`_drain`).
     """
     rows = store.db.execute("SELECT doc_id, pid, started, host FROM intake_writes").fetchall()
     stale = [doc_id for doc_id, pid, started, host in rows if not _owner_alive(pid, started, host)]
     for doc_id in stale:
+        if document_by_hash(store, doc_id) is None:
+            _drain(store, doc_id)
         with store.transaction():
-            _purge_partial(store, doc_id)
+            _purge_partial(store, doc_id)  # what else it left, and the mark
     return stale
 
 
@@ -422,8 +487,9 @@ def write_large(store: ProjectStore, prepared: PreparedDocument, *, source_key: 
         for part in prepared.parts():
             with store.transaction():
                 ordinal = _insert_parts(store, doc_id, (part,), ordinal)
+        drains: list[str] = []
         with store.transaction():
-            replaced = _insert_document(store, prepared)
+            replaced = _insert_document(store, prepared, drains)
             store.db.execute("DELETE FROM intake_writes WHERE doc_id = ?", [doc_id])
     except BaseException:
         try:
@@ -432,6 +498,8 @@ def write_large(store: ProjectStore, prepared: PreparedDocument, *, source_key: 
         except Exception:
             pass
         raise
+    for old_id in drains:  # the new version is in sight: clear the old one away in parts
+        _drain(store, old_id)
     return _added(prepared, replaced)
 
 

@@ -281,3 +281,46 @@ def test_an_interrupted_big_write_leaves_nothing_visible(tmp_path: Path) -> None
 
 def _count(store: ProjectStore, table: str) -> int:
     return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_a_big_old_version_is_swapped_out_at_once_and_deleted_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    import engine.store.writes as writes
+
+    monkeypatch.setattr(writes, "_RETIRE_CHUNKS", 100)  # our seam: "big" without a big file
+    monkeypatch.setattr(writes, "_DRAIN_ROWS", 64)
+    big = _big_text(tmp_path / "big.txt", 1)
+    s = settings(workers=1)
+    with ProjectStore(tmp_path / "p.db") as store:
+        (first,) = finals(run(store, [big], s))
+        assert first.n_chunks > 100
+        with open(big, "a") as fh:
+            fh.write("A closing remark about zebrafish.\n")
+        (second,) = finals(run(store, [big], s))
+        assert second.status == "replaced"
+        assert [d.id for d in store.documents()] == [second.doc_id]
+        assert _count(store, "chunks") == second.n_chunks  # the old rows are all gone
+        assert _count(store, "intake_writes") == 0
+        assert store.search("zebrafish")[0][0].doc_id == second.doc_id
+
+        # Retired but not yet drained (as if the process died in between): out of sight,
+        # and removed by the next ingest once its writer is known to be gone.
+        with store.transaction():
+            writes._retire(store, second.doc_id)
+        assert store.documents() == [] and store.count_chunks() == 0
+        assert _count(store, "chunks") == second.n_chunks
+        assert writes.clean_interrupted(store) == []  # this process is alive: left alone
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        with store.transaction():
+            store.db.execute("UPDATE intake_writes SET pid = ?", [int(gone.stdout)])
+        assert writes.clean_interrupted(store) == [second.doc_id]
+        assert _count(store, "chunks") == _count(store, "blocks") == 0
