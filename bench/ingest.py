@@ -276,18 +276,25 @@ def _mb(r: dict[str, Any]) -> str:
     return f"{float(r['peak_tree_mb']):.0f}"
 
 
-def _codebase_part(results: dict[str, Any], old_code: Path, target: Path) -> None:
+def _codebase_part(
+    results: dict[str, Any], old_code: Path, target: Path, systems: set[str], key: str
+) -> None:
     if not target.is_dir():
         print(f"data not found: {target} is not a folder")
         return
-    old = _ingest_run(old_code, [target], repeat=True)
-    new = _ingest_run(None, [target], repeat=True)
+    runs: dict[str, dict[str, Any]] = {}
+    if "old" in systems:
+        runs["old (baseline)"] = _ingest_run(old_code, [target], repeat=True)
+    if "new" in systems:
+        runs["new"] = _ingest_run(None, [target], repeat=True)
+    old = runs.get("old (baseline)")
     rows = []
-    for label, r in (("old (baseline)", old), ("new", new)):
+    for label, r in runs.items():
         for run, x, base in (
             ("first ingest", r, old),
-            ("re-ingest (unchanged)", r["again"], old["again"]),
+            ("re-ingest (unchanged)", r["again"], old["again"] if old else None),
         ):
+            ratio = f"{x['files_per_s'] / base['files_per_s']:.2f}x" if base else "n/a"
             rows.append(
                 [
                     label,
@@ -295,7 +302,7 @@ def _codebase_part(results: dict[str, Any], old_code: Path, target: Path) -> Non
                     f"{x['files']:,}",
                     f"{x['seconds']:.1f}",
                     f"{x['files_per_s']:,.0f}",
-                    f"{x['files_per_s'] / base['files_per_s']:.2f}x",
+                    ratio,
                     f"{x['chunks']:,}",
                     _mb(x),
                 ]
@@ -304,10 +311,11 @@ def _codebase_part(results: dict[str, Any], old_code: Path, target: Path) -> Non
     _print_table(
         ["code", "run", "files", "seconds", "files/s", "vs old", "chunks", "peak RSS MB"], rows
     )
-    print(f"  new outcomes: {new['counts']}; old outcomes: {old['counts']}")
-    for failure in new["failures"]:
-        print(f"  failed: {failure}")
-    results["codebase"] = {"path": str(target), "old": old, "new": new}
+    for label, r in runs.items():
+        print(f"  {label} outcomes: {r['counts']}")
+        for failure in r["failures"]:
+            print(f"    failed: {failure}")
+    results[key] = {"path": str(target), **runs}
 
 
 def _code_member(i: int) -> str:
@@ -459,6 +467,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--zip-members", type=int, default=20_000)
     parser.add_argument("--old-zip-members", type=int, default=1_000)
     parser.add_argument("--contention-mb", type=int, default=24)
+    parser.add_argument("--systems", default="old,new", help="codebase: old, new or both")
+    parser.add_argument("--key", default="codebase", help="codebase: its key in the JSON")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     if args.skip_codebase:
@@ -478,7 +488,7 @@ def main(argv: list[str]) -> int:
             old_code = _baseline_tree(args.baseline, Path(tmp))
             results["baseline"] = args.baseline
         if "codebase" in parts and old_code is not None:
-            _codebase_part(results, old_code, args.codebase)
+            _codebase_part(results, old_code, args.codebase, set(args.systems.split(",")), args.key)
         if "zip" in parts and old_code is not None:
             _zip_part(results, old_code, args.zip_members, args.old_zip_members)
         if "contention" in parts and old_code is not None:
