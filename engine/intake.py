@@ -436,16 +436,20 @@ def ingest_paths(
     """Ingest every file under `paths` (see the module docstring). Yields `reading` before a
     file it waits for and a final event (added / replaced / unchanged / skipped / failed) for
     every file, in walk order. Cancelling stops between files (raises `Cancelled`)."""
-    items = list(iter_sources(list(paths), limits=limits_from(settings)))
-    total = len(items)
     clean_interrupted(store)
     known: dict[str, KnownSource] = fingerprints(store)
+
+    def holds(source_key: str, fingerprint: str) -> bool:
+        seen = known.get(source_key)
+        return seen is not None and seen.fingerprint == fingerprint
+
+    items = list(iter_sources(list(paths), limits=limits_from(settings), known=holds))
+    total = len(items)
     to_prepare: dict[int, Source] = {}
     for index, item in enumerate(items):
-        if isinstance(item, Source):
-            seen = known.get(item.source_key)
-            if not (item.fingerprint and seen and seen.fingerprint == item.fingerprint):
-                to_prepare[index] = item
+        fresh = isinstance(item, Source) and not holds(item.source_key, item.fingerprint)
+        if fresh and isinstance(item, Source):
+            to_prepare[index] = item
     _remove_dead_spools(store.path.parent)
     spool_dir = tempfile.mkdtemp(prefix=f".intake-{os.getpid()}-", dir=store.path.parent)
     run = partial(

@@ -54,7 +54,7 @@ import stat
 import time
 import zipfile
 import zlib
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -88,6 +88,7 @@ __all__ = [
     "RACY_NS",
     "VCS_DIRS",
     "VENDORED_DIRS",
+    "KnownCheck",
     "SourceItem",
     "SourceLimits",
     "file_fingerprint",
@@ -139,6 +140,14 @@ DEFAULT_LIMITS: Final = SourceLimits()
 
 #: What `iter_sources` yields.
 SourceItem = Source | Skipped | IngestError
+
+#: `known(source_key, fingerprint)`: whether the caller already holds exactly these bytes
+#: (see `iter_sources`).
+KnownCheck = Callable[[str, str], bool]
+
+
+def _never(source_key: str, fingerprint: str) -> bool:
+    return False
 
 
 def format_size(n_bytes: int) -> str:
@@ -245,7 +254,9 @@ def file_fingerprint(st: os.stat_result, *, now_ns: int | None = None) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def _plain_file(path: Path, st: os.stat_result, limits: SourceLimits) -> SourceItem:
+def _plain_file(
+    path: Path, st: os.stat_result, limits: SourceLimits, known: KnownCheck
+) -> SourceItem:
     size = st.st_size
     name = _printable(path.name or str(path))
     real = path.resolve()
@@ -254,18 +265,20 @@ def _plain_file(path: Path, st: os.stat_result, limits: SourceLimits) -> SourceI
             name,
             f"{format_size(size)} is over the {format_size(limits.max_file_bytes)} limit",
         )
-    try:
-        with open(real, "rb"):
-            pass
-    except OSError as exc:
-        return UnreadableFile(name, os_reason(exc))
+    fingerprint = file_fingerprint(st)
+    if not (fingerprint and known(str(real), fingerprint)):
+        try:
+            with open(real, "rb"):
+                pass
+        except OSError as exc:
+            return UnreadableFile(name, os_reason(exc))
     return Source(
         name=name,
         source_key=str(real),
         size=size,
         open=partial(_open_file, real),
         path=real,
-        fingerprint=file_fingerprint(st),
+        fingerprint=fingerprint,
     )
 
 
@@ -290,8 +303,9 @@ _Visit = Generator[SourceItem, None, _Frame | None]
 class _FolderWalk:
     """Depth-first, sorted walk of one folder (see the module docstring)."""
 
-    def __init__(self, root: Path, limits: SourceLimits) -> None:
+    def __init__(self, root: Path, limits: SourceLimits, known: KnownCheck) -> None:
         self.limits = limits
+        self.known = known
         self.root_real = os.path.realpath(root)
         given = root.name if root.name not in ("", ".", "..") else ""
         self.label = _printable(given or Path(self.root_real).name or self.root_real)
@@ -427,15 +441,18 @@ class _FolderWalk:
             return Skipped(
                 shown, f"{format_size(size)} is over the {format_size(limit)} limit for {what}"
             )
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(SNIFF_BYTES)
-        except OSError as exc:
-            return UnreadableFile(shown, os_reason(exc))
-        if suffix not in (".pdf", ".docx"):
-            binary = _binary_reason(head, complete=size <= len(head))
-            if binary is not None:
-                return Skipped(shown, binary)
+        fingerprint = file_fingerprint(st)
+        # Bytes the caller already holds were sniffed when they were added: not read again.
+        if not (fingerprint and self.known(path, fingerprint)):
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(SNIFF_BYTES)
+            except OSError as exc:
+                return UnreadableFile(shown, os_reason(exc))
+            if suffix not in (".pdf", ".docx"):
+                binary = _binary_reason(head, complete=size <= len(head))
+                if binary is not None:
+                    return Skipped(shown, binary)
         real = Path(path)
         return Source(
             name=shown,
@@ -444,7 +461,7 @@ class _FolderWalk:
             open=partial(_open_file, real),
             path=real,
             in_codebase=True,
-            fingerprint=file_fingerprint(st),
+            fingerprint=fingerprint,
         )
 
 
@@ -583,8 +600,9 @@ def _ancestor_rules(
 class _ZipWalk:
     """The members of one .zip archive (see the module docstring)."""
 
-    def __init__(self, path: Path, limits: SourceLimits) -> None:
+    def __init__(self, path: Path, limits: SourceLimits, known: KnownCheck) -> None:
         self.limits = limits
+        self.known = known
         self.name = _printable(path.name)
         self.stem = _printable(path.stem or path.name)
         self.real = os.path.realpath(path)
@@ -705,7 +723,10 @@ class _ZipWalk:
             return Skipped(
                 shown, f"{format_size(size)} is over the {format_size(limit)} limit for {what}"
             )
-        if suffix not in (".pdf", ".docx"):
+        source_key = f"{self.real}!{info.filename}"
+        # The CRC-32 is of the member's bytes, so unlike an mtime it cannot be racy.
+        fingerprint = f"{size}:crc{info.CRC:08x}"
+        if suffix not in (".pdf", ".docx") and not self.known(source_key, fingerprint):
             try:
                 with archive.open(info) as fh:
                     head = fh.read(min(SNIFF_BYTES, size))
@@ -718,19 +739,18 @@ class _ZipWalk:
                 return Skipped(shown, binary)
         return Source(
             name=shown,
-            source_key=f"{self.real}!{info.filename}",
+            source_key=source_key,
             size=size,
             open=partial(_open_zip_member, self.real, info.filename, size, shown),
             in_codebase=True,
-            # The CRC-32 is of the member's bytes, so unlike an mtime it cannot be racy.
-            fingerprint=f"{size}:crc{info.CRC:08x}",
+            fingerprint=fingerprint,
         )
 
 
 # --- entry point --------------------------------------------------------------------------
 
 
-def _iter_path(path: Path, limits: SourceLimits) -> Iterator[SourceItem]:
+def _iter_path(path: Path, limits: SourceLimits, known: KnownCheck) -> Iterator[SourceItem]:
     shown = _printable(str(path))
     try:
         st = path.stat()  # follows symlinks: the user chose this path
@@ -744,23 +764,29 @@ def _iter_path(path: Path, limits: SourceLimits) -> Iterator[SourceItem]:
         yield UnreadableFile(shown, os_reason(exc))
         return
     if stat.S_ISDIR(st.st_mode):
-        yield from _FolderWalk(path, limits).walk()
+        yield from _FolderWalk(path, limits, known).walk()
     elif not stat.S_ISREG(st.st_mode):
         yield Skipped(
             _printable(path.name or str(path)), "not a regular file (a device, pipe or socket)"
         )
     elif _suffix(path.name) == ".zip":
-        yield from _ZipWalk(path, limits).walk()
+        yield from _ZipWalk(path, limits, known).walk()
     else:
-        yield _plain_file(path, st, limits)
+        yield _plain_file(path, st, limits, known)
 
 
 def iter_sources(
-    paths: Sequence[Path], *, limits: SourceLimits = DEFAULT_LIMITS
+    paths: Sequence[Path],
+    *,
+    limits: SourceLimits = DEFAULT_LIMITS,
+    known: KnownCheck = _never,
 ) -> Iterator[SourceItem]:
     """Yield a Source, Skipped or IngestError for every file under `paths`, lazily, in order.
 
     See the module docstring for the rules. Never raises for a bad path or file.
+    `known(source_key, fingerprint)` lets a caller that already holds some files say so: a
+    file it knows by its fingerprint is not opened to sniff its first bytes (re-adding an
+    unchanged codebase then only lists and stats it).
     """
     for given in paths:
-        yield from _iter_path(Path(given), limits)
+        yield from _iter_path(Path(given), limits, known)

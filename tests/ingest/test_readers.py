@@ -104,6 +104,7 @@ def test_public_names_are_pinned() -> None:
             "JUNK_FILES",
             "VCS_DIRS",
             "VENDORED_DIRS",
+            "KnownCheck",
             "RACY_NS",
             "SourceItem",
             "SourceLimits",
