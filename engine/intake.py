@@ -59,7 +59,8 @@ from engine.store.writes import (
 from ingest.chunking import ChunkSettings
 from ingest.errors import IngestError
 from ingest.prepare import AlreadyStored, Prepared, PreparedDocument, PrepareFailed, prepare
-from ingest.sources import SourceLimits, iter_sources
+from ingest.sources import SourceItem, SourceLimits, iter_sources
+from ingest.tokens import cl100k
 from ingest.types import Skipped, Source
 
 __all__ = [
@@ -221,6 +222,25 @@ class _Serial:
         pass
 
 
+def _warm_up() -> None:
+    """A worker's first task: load the tokenizer while the ingesting process still walks."""
+    cl100k()
+
+
+def _start_workers(workers: int) -> ProcessPoolExecutor | None:
+    """`workers` processes, started now (each imports Tomes and loads the tokenizer, about a
+    second, so this overlaps the rest of the walk); None when they cannot start."""
+    # spawn, not fork: the ingesting process may be a server with threads running.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        for _ in range(workers):
+            pool.submit(_warm_up)
+    except BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
+        return None
+    return pool
+
+
 class _Pool:
     """Prepares sources in worker processes, a few tasks ahead of the writer, in order.
 
@@ -230,6 +250,7 @@ class _Pool:
 
     def __init__(
         self,
+        pool: ProcessPoolExecutor,
         sources: dict[int, Source],
         prepare_run: partial[list[Prepared]],
         workers: int,
@@ -237,8 +258,7 @@ class _Pool:
         here: partial[list[Prepared]],
     ) -> None:
         self._here = here  # for what has to be read in this process after all
-        # spawn, not fork: the ingesting process may be a server with threads running.
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = pool
         self._ahead = workers * 3
         self._run = prepare_run
         self._sources = sources
@@ -443,15 +463,34 @@ def ingest_paths(
         seen = known.get(source_key)
         return seen is not None and seen.fingerprint == fingerprint
 
-    items = list(iter_sources(list(paths), limits=limits_from(settings), known=holds))
-    total = len(items)
-    to_prepare: dict[int, Source] = {}
-    for index, item in enumerate(items):
-        fresh = isinstance(item, Source) and not holds(item.source_key, item.fingerprint)
-        if fresh and isinstance(item, Source):
-            to_prepare[index] = item
     _remove_dead_spools(store.path.parent)
     spool_dir = tempfile.mkdtemp(prefix=f".intake-{os.getpid()}-", dir=store.path.parent)
+    # Walk, and start the workers as soon as the batch is big enough for them, so that
+    # their start-up overlaps the rest of the walk.
+    wanted = _workers(settings)
+    pool: ProcessPoolExecutor | None = None
+    items: list[SourceItem] = []
+    to_prepare: dict[int, Source] = {}
+    size = 0
+    try:
+        for index, item in enumerate(
+            iter_sources(list(paths), limits=limits_from(settings), known=holds)
+        ):
+            items.append(item)
+            if isinstance(item, Source) and not holds(item.source_key, item.fingerprint):
+                to_prepare[index] = item
+                size += item.size
+                n = len(to_prepare)
+                big = n >= PARALLEL_MIN_FILES or size >= PARALLEL_MIN_BYTES
+                if pool is None and wanted > 1 and n > 1 and big:
+                    pool = _start_workers(wanted)
+                    wanted = wanted if pool is not None else 1
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(spool_dir, ignore_errors=True)
+        raise
+    total = len(items)
     run = partial(
         _prepare_run,
         chunking=chunk_settings_from(settings),
@@ -461,12 +500,9 @@ def ingest_paths(
     )
     # Here, ask the store's own connection (a second one would stay open after the ingest).
     here = partial(run, stored=lambda doc_id: store.document_by_hash(doc_id) is not None)
-    workers = min(_workers(settings), len(to_prepare))
     preparer: _Serial | _Pool
-    size = sum(s.size for s in to_prepare.values())
-    big_enough = len(to_prepare) >= PARALLEL_MIN_FILES or size >= PARALLEL_MIN_BYTES
-    if workers > 1 and len(to_prepare) > 1 and big_enough:
-        preparer = _Pool(dict(to_prepare), run, workers, here=here)
+    if pool is not None:
+        preparer = _Pool(pool, dict(to_prepare), run, wanted, here=here)
     else:
         preparer = _Serial(dict(to_prepare), here)
     writer = _Writer(store, here)
