@@ -96,6 +96,12 @@ def dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
+@pytest.fixture(autouse=True)
+def small_batches_use_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test trees are small: let them start the worker pool anyway (our own seam)."""
+    monkeypatch.setattr(intake, "PARALLEL_MIN_FILES", 64)
+
+
 @pytest.fixture
 def pools(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Records every worker pool the pipeline starts (our own seam: the _Pool class)."""
