@@ -49,7 +49,9 @@ from engine.settings import Settings
 from engine.store import AddOutcome, ProjectStore
 from engine.store.writes import (
     KnownSource,
+    RowsDocument,
     WriteBusy,
+    as_rows,
     clean_interrupted,
     fingerprints,
     is_stored,
@@ -58,10 +60,14 @@ from engine.store.writes import (
 )
 from ingest.chunking import ChunkSettings
 from ingest.errors import IngestError
-from ingest.prepare import AlreadyStored, Prepared, PreparedDocument, PrepareFailed, prepare
+from ingest.prepare import AlreadyStored, PreparedDocument, PrepareFailed, prepare
 from ingest.sources import SourceItem, SourceLimits, iter_sources
 from ingest.tokens import cl100k
 from ingest.types import Skipped, Source
+
+#: What preparing one source gives the writer: a PreparedDocument from this process, its rows
+#: from a worker, or the outcome that needs no rows.
+Prepared = PreparedDocument | RowsDocument | AlreadyStored | PrepareFailed
 
 __all__ = [
     "PARALLEL_MIN_BYTES",
@@ -194,17 +200,25 @@ def _prepare_run(
     spool_dir: str,
     inline_chars: int,
     stored: Callable[[str], bool] | None = None,
+    rows: bool = False,
 ) -> list[Prepared]:
     """Prepare a run of sources, in order (in a pool worker, or in this process). Whether a
     hash is stored is asked through `stored`, by default a worker's own read-only
-    connection to `db_path`."""
+    connection to `db_path`. `rows`: hand in-memory documents over as the store's rows
+    (what a worker does: the writer then only inserts, and plain tuples pickle cheaply)."""
     if stored is None:
         stored = partial(is_stored, db_path)
     folder = Path(spool_dir)
-    return [
-        prepare(s, chunking=chunking, is_stored=stored, spool_dir=folder, inline_chars=inline_chars)
-        for s in sources
-    ]
+    out: list[Prepared] = []
+    for source in sources:
+        done = prepare(
+            source, chunking=chunking, is_stored=stored, spool_dir=folder, inline_chars=inline_chars
+        )
+        if rows and isinstance(done, PreparedDocument) and done.spool is None:
+            out.append(as_rows(done))
+        else:
+            out.append(done)
+    return out
 
 
 class _Serial:
@@ -332,7 +346,7 @@ class _Pending:
 
     done: int
     event: FileEvent | None = None
-    item: PreparedDocument | AlreadyStored | None = None
+    item: PreparedDocument | RowsDocument | AlreadyStored | None = None
     source: Source | None = None
 
 
@@ -350,12 +364,16 @@ class _Writer:
     def queue(self, done: int, event: FileEvent) -> None:
         self._pending.append(_Pending(done, event))
 
-    def add(self, done: int, item: PreparedDocument | AlreadyStored, source: Source) -> None:
+    def add(
+        self, done: int, item: PreparedDocument | RowsDocument | AlreadyStored, source: Source
+    ) -> None:
         if not self._docs:
             self._since = time.monotonic()
         self._pending.append(_Pending(done, item=item, source=source))
         self._docs += 1
-        if isinstance(item, PreparedDocument):
+        if isinstance(item, RowsDocument):
+            self._chars += item.chars
+        elif isinstance(item, PreparedDocument):
             self._chars += sum(len(c.text) for part in item.inline for c, _ in part.chunks) + sum(
                 len(b.text) for part in item.inline for b in part.blocks
             )
@@ -413,7 +431,7 @@ class _Writer:
         """Write one document at once (a big one in parts); the caller flushed before."""
         if isinstance(prepared, PrepareFailed):
             return _failed_event(prepared)
-        if isinstance(prepared, AlreadyStored) or prepared.spool is None:
+        if not isinstance(prepared, PreparedDocument) or prepared.spool is None:
             return self._write([_Pending(0, item=prepared, source=source)])[0]
         try:
             outcome = write_large(self._store, prepared, source_key=source.source_key)
@@ -504,7 +522,7 @@ def ingest_paths(
     here = partial(run, stored=lambda doc_id: store.document_by_hash(doc_id) is not None)
     preparer: _Serial | _Pool
     if pool is not None:
-        preparer = _Pool(pool, dict(to_prepare), run, wanted, here=here)
+        preparer = _Pool(pool, dict(to_prepare), partial(run, rows=True), wanted, here=here)
     else:
         preparer = _Serial(dict(to_prepare), here)
     writer = _Writer(store, here)
