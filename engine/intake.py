@@ -13,8 +13,10 @@ The pipeline (issues 12 and 14):
 * A batch with at least `PARALLEL_MIN_FILES` files or `PARALLEL_MIN_BYTES` to read is
   prepared by `settings.ingest.workers` processes (0 = one per core); below that, starting
   them (about a second of CPU each: each imports Tomes and loads the tokenizer) would cost
-  more than it saves. Results are written in the order of the walk, so documents,
-  chunks, ids, locators and even rowids are the same as when everything runs here.
+  more than it saves. The workers start during the walk, once it has found that much.
+  Results are written in the order of the walk, so documents, chunks, ids and locators (and
+  chunk rowids, unless a big replaced version is drained meanwhile) are the same as when
+  everything runs here.
 * A source whose fingerprint (size and mtime; zip member: size and CRC-32) is what the
   project recorded is `unchanged` without being read.
 * Events come in walk order. A final event (added, replaced, unchanged, skipped, failed) is
