@@ -13,6 +13,11 @@ held the project's write lock for minutes, and an answer saved by another proces
   writing the document; when that process is gone (killed, crashed), `clean_interrupted`
   deletes what it left. So a crash mid-document never leaves a half document visible, and a
   2,415-page PDF or a 200 MB text file never holds the write lock for more than one part.
+* A replaced version with many chunks is taken out of sight in the swap transaction and its
+  rows deleted afterwards in short transactions (`_retire`, `_drain`), behind the same kind
+  of mark, so replacing a big file does not hold the lock for a whole delete either.
+* Pool workers hand documents over as rows (`as_rows` -> `RowsDocument`): the writer, the one
+  process that writes, then only inserts.
 * Every written source records its fingerprint (`source_files`): re-adding a file whose size
   and mtime (zip member: size and CRC-32) are unchanged skips reading it (`fingerprints`).
 """
