@@ -30,6 +30,7 @@ _FLAGS = {
     "model.backend": "--backend",
     "retrieval.budget": "--budget",
     "ingest.chunk_tokens": "--chunk-tokens",
+    "ingest.workers": "--workers",
 }
 
 
@@ -144,8 +145,16 @@ def projects_cmd(as_json: bool) -> None:
 @click.option(
     "--chunk-tokens", type=int, default=None, help="Largest chunk in tokens (default 400)."
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Processes reading files in parallel (default: one per CPU core; 1 = none).",
+)
 @_friendly
-def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) -> None:
+def ingest_cmd(
+    paths: tuple[Path, ...], project: str, chunk_tokens: int | None, workers: int | None
+) -> None:
     """Add files, folders (honoring .gitignore) or .zip archives to a project.
 
     Prints one line per file: ok, unchanged, replaced, skipped or failed with the reason.
@@ -153,7 +162,9 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
     """
     from engine import Workspace
 
-    workspace = Workspace(_settings(**{"ingest.chunk_tokens": chunk_tokens}))
+    workspace = Workspace(
+        _settings(**{"ingest.chunk_tokens": chunk_tokens, "ingest.workers": workers})
+    )
     proj = workspace.project(project, create=True)
     status = _Status(sys.stderr)
     counts: dict[str, int] = {}

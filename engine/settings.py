@@ -81,6 +81,20 @@ class IngestSettings:
         min=1,
         max=10_000_000,
     )
+    workers: int = _f(
+        0,
+        "Processes that read and chunk files in parallel for big batches (a folder, a zip); "
+        "0 = one per CPU core, 1 = read everything in the ingesting process.",
+        min=0,
+        max=256,
+    )
+    inline_mb: int = _f(
+        8,
+        "Prepared text, in MB, one document may hold in memory; a bigger document is spooled "
+        "to disk and written in several short transactions.",
+        min=1,
+        max=4096,
+    )
 
 
 @dataclass(frozen=True)

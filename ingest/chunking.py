@@ -33,7 +33,7 @@ import json
 import re
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, NamedTuple
 
@@ -279,6 +279,27 @@ class _Unit(NamedTuple):
     ntok: int  # token count: exact for whole units, an estimate for split ones
     src: _Source
     line: int | None  # line of its first character, for line-addressed blocks
+    exact: bool = True  # whether `ntok` is the exact count of `text`
+
+
+def _additive(left: str, right: str) -> bool:
+    r"""Whether cl100k is sure to count `left + right` as count(left) + count(right).
+
+    BPE runs within the pieces the pre-tokenizer regex cuts, so counts add up wherever the
+    cut between the two strings is a piece boundary in the joined string too. It is when
+    `left` ends with a newline and `right` has a non-space character before any newline:
+    no piece of the regex reaches past a newline into following non-newline text (`\s*[\r\n]`
+    ends at the last newline of its run, `[\r\n]*+` stops at the first other character,
+    `\s++$` needs all-space text to the end), and the regex has no look-behind, so `right`
+    splits as it does alone. tests/ingest/test_chunking.py checks this on random strings.
+    """
+    if not left.endswith("\n"):
+        return False
+    for ch in right:
+        if ch == " " or ch == "\t":
+            continue
+        return not ch.isspace()  # a newline (or other space) first: no guarantee
+    return False
 
 
 class _Run(NamedTuple):
@@ -453,7 +474,7 @@ class _Chunker:
         code = block.kind is BlockKind.CODE
         level = self._block_level(block, loc)
         line = loc.line_start
-        count = self._tok.count
+        count = self._tok.count_line
         units: list[_Unit] = []
         blank_before = False
         for i, (text, blank_after) in enumerate(_line_groups(block.text)):
@@ -538,11 +559,11 @@ class _Chunker:
         """Append `u.text[:pos]` (about `est` tokens) to `cur`; queue the rest, which starts
         with a break of strength `level`."""
         head = u.text[:pos]
-        cur.append(_Unit(head, u.level, est, u.src, u.line))
+        cur.append(_Unit(head, u.level, est, u.src, u.line, False))
         if pos < len(u.text):
             line = None if u.line is None else u.line + head.count("\n")
             tail_tok = max(1, u.ntok - est)
-            self._queue.appendleft(_Unit(u.text[pos:], level, tail_tok, u.src, line))
+            self._queue.appendleft(_Unit(u.text[pos:], level, tail_tok, u.src, line, False))
 
     def _breaks(self, text: str, room: int) -> list[tuple[int, int, int]]:
         """Where `text` may be cut so that the part before fits in `room` tokens, as (position,
@@ -590,29 +611,54 @@ class _Chunker:
 
     # ---- exact fit and overlap
 
+    @staticmethod
+    def _exact_sum(prefix_text: str, prefix_tokens: int, units: Sequence[_Unit]) -> int | None:
+        """The exact count of the prefix and units without tokenizing them again, when every
+        count is exact and every seam additive (`_additive`); None otherwise."""
+        total = prefix_tokens
+        prev = prefix_text
+        for u in units:
+            if not u.exact or (prev and not _additive(prev, u.text)):
+                return None
+            total += u.ntok
+            prev = u.text
+        return total
+
     def _fit(
-        self, prefix: tuple[_Run, ...], prefix_text: str, units: list[_Unit]
+        self,
+        prefix: tuple[_Run, ...],
+        prefix_text: str,
+        prefix_tokens: int,
+        units: list[_Unit],
     ) -> tuple[tuple[_Run, ...], str, str, int]:
         """Make prefix plus units fit `max_tokens` by exact count: give back units, then drop
-        the prefix, then split the one unit left. Returns prefix, its text, body, count."""
+        the prefix, then split the one unit left. Returns prefix, its text, body, count.
+
+        The count is the sum of the parts' exact counts where that is provably the same
+        (most chunks of code and text), and a fresh count of the joined text otherwise.
+        """
         max_tokens = self._settings.max_tokens
         count = self._tok.count
         room = max_tokens
         resplit = False
         while True:
             body = "".join(u.text for u in units)
-            n = count(prefix_text + body)
+            n = self._exact_sum(prefix_text, prefix_tokens, units)
+            if n is None:
+                n = count(prefix_text + body)
             if n <= max_tokens:
                 return prefix, prefix_text, body, n
             if len(units) > 1:
                 u = units.pop()
-                self._queue.appendleft(u._replace(ntok=count(u.text)))
+                if not u.exact:
+                    u = u._replace(ntok=count(u.text), exact=True)
+                self._queue.appendleft(u)
             elif prefix_text:
-                prefix, prefix_text = (), ""
+                prefix, prefix_text, prefix_tokens = (), "", 0
             else:
                 # One unit alone is over (its count was an estimate): split it; if the head is
                 # still over, ask for less room by the excess, so that this ends.
-                u = units.pop()._replace(ntok=n)
+                u = units.pop()._replace(ntok=n, exact=True)
                 if resplit:
                     room = max(1, room - (n - max_tokens))
                 resplit = True
@@ -626,10 +672,11 @@ class _Chunker:
                 self._split_into(units, u, best_pos, best_level, best_est)
 
     def _overlap(
-        self, runs: Sequence[_Run], body: str, first: _Unit
+        self, runs: Sequence[_Run], body: str, first: _Unit, known: Mapping[int, int]
     ) -> tuple[tuple[_Run, ...], str, int]:
         """The overlap prefix for the chunk after the one whose new text is `body` (from
-        `runs`): the runs, the text and its exact token count."""
+        `runs`): the runs, the text and its exact token count. `known` has the exact counts
+        of some suffixes of `body`, by start offset (see `_suffix_counts`)."""
         settings = self._settings
         limit = settings.max_overlap
         if first.ntok < settings.max_tokens:
@@ -649,7 +696,9 @@ class _Chunker:
             found: tuple[int, int] | None = None
             while low < high:
                 mid = (low + high) // 2
-                n = count(body[starts[mid] :])
+                n = known.get(starts[mid], -1)
+                if n < 0:
+                    n = count(body[starts[mid] :])
                 if n <= limit:
                     found, high = (starts[mid], n), mid
                 else:
@@ -658,6 +707,25 @@ class _Chunker:
                 start, n = found
                 return _suffix_runs(runs, start), body[start:], n
         return (), "", 0
+
+    @staticmethod
+    def _suffix_counts(units: Sequence[_Unit]) -> dict[int, int]:
+        """Exact token counts of the suffixes of the units' text that start at a unit, by
+        offset, as far back as the counts are exact and the seams additive (`_additive`).
+        Code and text overlaps start at line starts, which are unit starts, so most overlap
+        candidates need no tokenizing."""
+        out: dict[int, int] = {}
+        offset = sum(len(u.text) for u in units)
+        total = 0
+        after: str | None = None
+        for u in reversed(units):
+            if not u.exact or (after is not None and not _additive(u.text, after)):
+                break
+            offset -= len(u.text)
+            total += u.ntok
+            out[offset] = total
+            after = u.text
+        return out
 
     # ---- the loop
 
@@ -668,15 +736,18 @@ class _Chunker:
         ordinal = 0
         char_start = 0
         prev_runs: list[_Run] = []
+        prev_counts: dict[int, int] = {}
         prev_body = ""
         while self._queue or self._refill():
             prefix: tuple[_Run, ...] = ()
             prefix_text = ""
             ov_tok = 0
             if prev_runs:
-                prefix, prefix_text, ov_tok = self._overlap(prev_runs, prev_body, self._queue[0])
+                prefix, prefix_text, ov_tok = self._overlap(
+                    prev_runs, prev_body, self._queue[0], prev_counts
+                )
             units = self._pack(max_tokens - ov_tok)
-            prefix, prefix_text, body, n = self._fit(prefix, prefix_text, units)
+            prefix, prefix_text, body, n = self._fit(prefix, prefix_text, ov_tok, units)
             body_runs = _body_runs(units)
             segments = _segments([*prefix, *body_runs])
             locator = segments[0].locator
@@ -696,3 +767,4 @@ class _Chunker:
             ordinal += 1
             char_start += len(body)
             prev_runs, prev_body = body_runs, body
+            prev_counts = self._suffix_counts(units)

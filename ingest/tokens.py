@@ -39,6 +39,10 @@ _CL100K_SPECIAL = {
 }
 
 
+_MEMO_CHARS = 160
+_MEMO_ENTRIES = 200_000
+
+
 class TokenizerUnavailable(RuntimeError):
     """The bundled encoding file is missing or damaged."""
 
@@ -92,6 +96,9 @@ class Tokenizer:
 
     def __init__(self) -> None:
         self._enc = _load_encoding()
+        # Short strings repeat a lot in code (blank lines, "    return x", "}"): counting one
+        # is a dict lookup after the first time. Bounded; a race only counts twice.
+        self._memo: dict[str, int] = {}
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode(text, disallowed_special=())
@@ -104,6 +111,17 @@ class Tokenizer:
 
     def count(self, text: str) -> int:
         return len(self._enc.encode_ordinary(text))
+
+    def count_line(self, text: str) -> int:
+        """`count(text)`, remembered for short texts such as one line of code."""
+        n = self._memo.get(text)
+        if n is None:
+            n = len(self._enc.encode_ordinary(text))
+            if len(text) <= _MEMO_CHARS:
+                if len(self._memo) >= _MEMO_ENTRIES:
+                    self._memo.clear()
+                self._memo[text] = n
+        return n
 
 
 @cache

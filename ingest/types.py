@@ -133,6 +133,10 @@ class Source:
     `/abs/archive.zip!member`), so that re-adding a changed file replaces the old version.
     `in_codebase` is true for files found by walking a folder or a zip: unknown text files are
     then read as code, and binary files are skipped rather than failed.
+    `fingerprint` identifies the bytes without reading them (see `ingest.sources`): size and
+    modification time for a file, size and CRC-32 for a zip member; '' when unknown or not to
+    be trusted. The same fingerprint for the same `source_key` means the same bytes, so
+    adding the source again can skip reading and hashing it.
     """
 
     name: str
@@ -141,6 +145,7 @@ class Source:
     open: Callable[[], BinaryIO]
     path: Path | None = None
     in_codebase: bool = False
+    fingerprint: str = ""
 
     @property
     def suffix(self) -> str:

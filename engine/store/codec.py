@@ -86,6 +86,11 @@ def chunk_from_row(row: Sequence[Any]) -> StoredChunk:
     )
 
 
+def _heading_json(path: tuple[str, ...]) -> str:
+    # Most blocks and chunks have no heading path: skip json.dumps (issue 14, ingest speed).
+    return json.dumps(list(path)) if path else "[]"
+
+
 def chunk_row(doc_id: str, chunk: Chunk, segments_json: str) -> tuple[Any, ...]:
     """The values of `CHUNK_INSERT_COLS` for one ingest chunk."""
     return (
@@ -97,7 +102,7 @@ def chunk_row(doc_id: str, chunk: Chunk, segments_json: str) -> tuple[Any, ...]:
         chunk.overlap,
         chunk.char_start,
         *locator_values(chunk.locator),
-        json.dumps(list(chunk.locator.heading_path)),
+        _heading_json(chunk.locator.heading_path),
         segments_json,
     )
 
@@ -121,7 +126,7 @@ def block_row(doc_id: str, ordinal: int, block: Block) -> tuple[Any, ...]:
         loc.line_start,
         loc.line_end,
         loc.paragraph,
-        json.dumps(list(loc.heading_path)),
+        _heading_json(loc.heading_path),
         int(block.needs_ocr),
     )
 

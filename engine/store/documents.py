@@ -303,15 +303,17 @@ def doc_chunks(
     return [chunk_from_row(r) for r in rows.fetchall()]
 
 
+# Reads of chunks go through documents: the rows of a big document being written in parts
+# (engine.store.writes) exist before its documents row does, and must not be seen.
 def count_chunks(store: ProjectStore) -> int:
-    return int(store.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+    return int(store.db.execute(f"SELECT count(*) {_FROM_CHUNKS}").fetchone()[0])
 
 
 def chunk_stamp(store: ProjectStore) -> tuple[int, int, int]:
     """(count, highest rowid, sum of rowids) of the chunks: changes whenever documents come
     or go, so an index built from the chunks can tell whether it is still current."""
     n, top, total = store.db.execute(
-        "SELECT count(*), coalesce(max(rowid), 0), coalesce(sum(rowid), 0) FROM chunks"
+        f"SELECT count(*), coalesce(max(c.rowid), 0), coalesce(sum(c.rowid), 0) {_FROM_CHUNKS}"
     ).fetchone()
     return int(n), int(top), int(total)
 
@@ -322,7 +324,8 @@ def chunk_pages(store: ProjectStore, *, page: int = 1000) -> Iterator[list[tuple
     after = -1
     while True:
         rows = store.db.execute(
-            "SELECT rowid, id, doc_id, text FROM chunks WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            f"SELECT c.rowid, c.id, c.doc_id, c.text {_FROM_CHUNKS} WHERE c.rowid > ? "
+            "ORDER BY c.rowid LIMIT ?",
             [after, page],
         ).fetchall()
         if not rows:

@@ -184,3 +184,34 @@ def m003_sessions_notes(db: Database) -> None:
         """
     )
     db.execute("CREATE TABLE project_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@MIGRATIONS()
+def m009_intake(db: Database) -> None:
+    """Source fingerprints, so that re-adding an unchanged file skips reading it, and the
+    marks of big documents being written in several transactions, so that what a crashed
+    writer left is found and removed (issues 12 and 14)."""
+    db.execute(
+        """
+        CREATE TABLE source_files (
+            source_key TEXT PRIMARY KEY,    -- absolute path, or archive!member
+            doc_id TEXT NOT NULL,           -- the document holding these bytes
+            name TEXT NOT NULL,             -- as the user added it
+            fingerprint TEXT NOT NULL,      -- size:mtime_ns, or size:crc<CRC-32> in a zip
+            checked_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX source_files_doc ON source_files(doc_id)")
+    db.execute(
+        """
+        CREATE TABLE intake_writes (
+            doc_id TEXT PRIMARY KEY,        -- rows with this doc_id may exist without a document
+            name TEXT NOT NULL,
+            pid INTEGER NOT NULL,           -- the writing process ...
+            started TEXT NOT NULL,          -- ... its start time (a reused pid is not it) ...
+            host TEXT NOT NULL,             -- ... and machine
+            started_at TEXT NOT NULL
+        )
+        """
+    )

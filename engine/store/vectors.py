@@ -51,7 +51,10 @@ _ORPHAN = (
 # ---------------------------------------------------------------------------------- pending
 def missing_chunk_count(store: ProjectStore, model_id: str) -> int:
     """How many chunks have no vector of `model_id`."""
-    sql = f"SELECT count(*) FROM chunks c WHERE {_CHUNK_MISSING}"
+    # Through documents: a big document being written in parts is not there yet.
+    sql = (
+        f"SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {_CHUNK_MISSING}"
+    )
     return int(store.db.execute(sql, [model_id]).fetchone()[0])
 
 
@@ -62,6 +65,7 @@ def missing_chunks(
     `model_id`: (rowid, chunk id, text, heading path)."""
     rows = store.db.execute(
         "SELECT c.rowid, c.id, c.text, c.heading_path FROM chunks c "
+        "JOIN documents d ON d.id = c.doc_id "
         f"WHERE c.rowid > ? AND {_CHUNK_MISSING} ORDER BY c.rowid LIMIT ?",
         [after, model_id, limit],
     ).fetchall()

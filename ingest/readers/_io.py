@@ -106,16 +106,23 @@ def read_all(source: Source, stream: BinaryIO) -> bytes:
 
 
 def iter_line_pieces(
-    source: Source, encoding: str, *, max_chars: int = MAX_BLOCK_CHARS
+    source: Source,
+    encoding: str,
+    *,
+    max_chars: int = MAX_BLOCK_CHARS,
+    whole: bytes | None = None,
 ) -> Iterator[tuple[int, str]]:
     """Stream a text source as `(line_number, piece)` pairs, 1-based, NUL bytes removed.
 
     A piece is a whole line with its '\\n' (newlines normalised from '\\r\\n' and '\\r'), or,
     for a line longer than `max_chars`, consecutive slices of it that share the line number.
-    Only the last line may lack its '\\n'. Undecodable bytes become U+FFFD.
+    Only the last line may lack its '\\n'. Undecodable bytes become U+FFFD. `whole` is the
+    source's complete bytes when the caller holds them already (a small file's probe): they
+    are read from memory instead of opening the source a second time.
     """
     line_no = 1
-    with guarded(source.name), source.open() as raw:
+    opened = (lambda: io.BytesIO(whole)) if whole is not None else source.open
+    with guarded(source.name), opened() as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=None)
         try:
             while True:

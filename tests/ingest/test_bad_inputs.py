@@ -300,11 +300,21 @@ def test_file_deleted_between_walk_and_read(tmp_path: Path) -> None:
 
 
 def test_text_deleted_after_read_fails_while_iterating(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "gone.txt", "hello\n")
+    # Bigger than the probe's head, so its lines are read from the file a second time.
+    path = write_text(tmp_path / "gone.txt", "hello\n" * 20_000)
     doc = read(disk_source(path))
     path.unlink()
     with pytest.raises(UnreadableFile):
         list(doc.blocks)
+
+
+def test_small_text_is_read_from_the_bytes_it_was_hashed_from(tmp_path: Path) -> None:
+    # A file the probe held whole is not opened again (issue 14): its blocks are exactly the
+    # hashed bytes, even if the file changes or goes in between.
+    path = write_text(tmp_path / "small.txt", "hello\n")
+    doc = read(disk_source(path))
+    path.write_text("changed\n")
+    assert "".join(b.text for b in doc.blocks) == "hello\n"
 
 
 # --- archives at read time ------------------------------------------------------------------

@@ -583,3 +583,25 @@ def test_public_names() -> None:
             "locate",
         ]
     )
+
+
+def test_token_counts_add_up_where_the_chunker_assumes_they_do() -> None:
+    """The chunker sums unit counts instead of counting a chunk again wherever `_additive`
+    says cl100k's counts add up (issue 14: that recount was a third of ingest's tokenizing).
+    Random strings over the characters that matter to the pre-tokenizer regex."""
+    from ingest.chunking import _additive
+
+    tok = cl100k()
+    rng = random.Random(1214)
+    alphabet = [
+        " ", "  ", "\t", "\n", "\r\n", "\r", "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\u3000",
+        "a", "Zq", "'s", "'LL", "7", "12345", ")", "});", "#", "éà", "日本", "🙂", ".", "->",
+    ]  # fmt: skip
+    checked = 0
+    for _ in range(20_000):
+        left = "".join(rng.choices(alphabet, k=rng.randint(0, 8))) + rng.choice(["\n", "\r\n"])
+        right = "".join(rng.choices(alphabet, k=rng.randint(1, 8)))
+        if _additive(left, right):
+            checked += 1
+            assert tok.count(left + right) == tok.count(left) + tok.count(right), (left, right)
+    assert checked > 5_000

@@ -105,8 +105,11 @@ def test_public_names_are_pinned() -> None:
             "JUNK_FILES",
             "VCS_DIRS",
             "VENDORED_DIRS",
+            "KnownCheck",
+            "RACY_NS",
             "SourceItem",
             "SourceLimits",
+            "file_fingerprint",
             "format_size",
             "iter_sources",
         ]

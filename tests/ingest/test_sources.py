@@ -376,3 +376,25 @@ def test_archives_found_in_a_folder_are_not_expanded(tmp_path: Path) -> None:
     assert skipped(found) == {
         "d/inner.zip": "archive not expanded (add the archive itself to read its files)"
     }
+
+
+def test_known_files_are_not_opened_to_sniff(tmp_path: Path) -> None:
+    """A caller that already holds a file's bytes (same key, same fingerprint) gets its
+    Source without the walker reading it: re-adding an unchanged codebase only stats it."""
+    import os
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    target = repo / "a.py"
+    target.write_text("x = 1\n" * 4)
+    old = 1_600_000_000 * 10**9
+    os.utime(target, ns=(old, old))
+    (before,) = [s for s in iter_sources([repo]) if isinstance(s, Source)]
+    # Other bytes, same size, same mtime: only reading the file could tell.
+    target.write_bytes(b"\x00\x01\x02\x03\x04\x05" * 4)
+    os.utime(target, ns=(old, old))
+    known = {(before.source_key, before.fingerprint)}
+    (sniffed,) = list(iter_sources([repo]))
+    assert isinstance(sniffed, Skipped) and "binary" in sniffed.reason
+    (trusted,) = list(iter_sources([repo], known=lambda key, fp: (key, fp) in known))
+    assert isinstance(trusted, Source) and trusted.fingerprint == before.fingerprint
