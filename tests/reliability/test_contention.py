@@ -4,12 +4,15 @@ No fakes at the seam: real SQLite files, real file locks, real `tomes ingest` pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,6 +130,21 @@ def _wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 12
     raise AssertionError(f"no line starting {prefix!r}:\n{seen}")
 
 
+@contextlib.contextmanager
+def _paused(proc: subprocess.Popen[str]) -> Iterator[None]:
+    """Freeze a running process (SIGSTOP) for the block, then let it go on (SIGCONT).
+
+    Ingest writes many documents per short transaction, so a few hundred small PDFs are
+    stored in about a second: racing the ingest with a sleep or a file count is a timing
+    test. A stopped process keeps its locks and its place mid-batch, so what the block
+    does happens mid-ingest on any machine."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+
+
 def _many_pdfs(folder: Path, n: int) -> Path:
     for i in range(n):
         make_pdf(folder / f"annex-{i:03d}.pdf", [f"Annex {i} page {p}. " * 40 for p in range(6)])
@@ -138,23 +156,24 @@ def test_deleting_a_project_another_process_is_ingesting_waits_then_refuses(
 ) -> None:
     ws = Workspace(Settings.load(overrides=FAKE))
     project = ws.create_project("Acme")
-    inbox = _many_pdfs(tmp_path / "inbox", 250)
+    inbox = _many_pdfs(tmp_path / "inbox", 400)
     ingest = _ingest_process(tomes_home, inbox)
     try:
         _wait_for_line(ingest, "ok")  # it is writing now
-        assert ingest.poll() is None, "the ingest ended before the delete could be tried"
-        started = time.perf_counter()
-        with pytest.raises(ProjectBusy, match="cannot delete the project 'Acme' now") as info:
-            ws.projects.delete("Acme", wait=1.0)
-        assert "process" in str(info.value) and "try again" in str(info.value)
-        assert 0.9 < time.perf_counter() - started < 30
-        assert ws.projects.exists("Acme")
+        with _paused(ingest):  # ... and stays mid-ingest, holding the project's lock
+            assert ingest.poll() is None, "the ingest ended before the delete could be tried"
+            started = time.perf_counter()
+            with pytest.raises(ProjectBusy, match="cannot delete the project 'Acme' now") as info:
+                ws.projects.delete("Acme", wait=1.0)
+            assert "process" in str(info.value) and "try again" in str(info.value)
+            assert 0.9 < time.perf_counter() - started < 30
+            assert ws.projects.exists("Acme")
         out, _ = ingest.communicate(timeout=600)
     finally:
         if ingest.poll() is None:
             ingest.kill()
     assert ingest.returncode == 0, out
-    assert len(ws.documents(project)) == 250  # nothing was lost
+    assert len(ws.documents(project)) == 400  # nothing was lost
     ws.projects.delete("Acme", wait=1.0)  # now it is free
     assert not ws.projects.exists("Acme")
     ws.close()
@@ -167,11 +186,13 @@ def test_an_ingest_whose_project_is_removed_under_it_fails_loudly(
     stops with a message and exit status 1 instead of reporting success."""
     ws = Workspace(Settings.load(overrides=FAKE))
     project = ws.create_project("Acme")
-    inbox = _many_pdfs(tmp_path / "inbox", 120)
+    inbox = _many_pdfs(tmp_path / "inbox", 400)
     ingest = _ingest_process(tomes_home, inbox)
     try:
         _wait_for_line(ingest, "ok")
-        shutil.rmtree(project.folder)
+        with _paused(ingest):  # mid-ingest for sure (see _paused)
+            assert ingest.poll() is None, "the ingest ended before the project was removed"
+            shutil.rmtree(project.folder)
         out, _ = ingest.communicate(timeout=600)
     finally:
         if ingest.poll() is None:
