@@ -208,7 +208,7 @@ def _build_variants(pdf: Path, pages: list[int], tmp: Path) -> dict[str, dict[st
     import pypdfium2 as pdfium
 
     sys.path.insert(0, str(ROOT))
-    from tests.ocr_fixtures import degrade, jpeg_bytes, scan_pdf
+    from tests.support.scans import degrade, jpeg_bytes, scan_pdf
 
     variants: dict[str, dict[str, object]] = {}
     doc = pdfium.PdfDocument(str(pdf))

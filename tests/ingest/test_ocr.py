@@ -29,7 +29,7 @@ from ingest.ocr.orient import PageInk, Transform, estimate_skew, rotate_quarter,
 from ingest.ocr.sources import page_images
 from ingest.readers import read
 from ingest.types import DocKind, Source
-from tests.ocr_fixtures import degrade, font, scan_pdf, text_page
+from tests.support.scans import degrade, font, scan_pdf, text_page
 
 LINES = [
     "Scanned Services Agreement",

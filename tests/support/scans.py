@@ -18,6 +18,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from tests.support.pdf import pdf_document, pdf_string
+
 __all__ = ["degrade", "font", "jpeg_bytes", "scan_pdf", "scan_pdf_bytes", "text_page"]
 
 _SYSTEM_FONTS = (
@@ -88,16 +90,27 @@ def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def _text_stream(text: str) -> bytes:
-    ops = [b"BT", b"/F1 12 Tf", b"14 TL", b"72 720 Td"]
-    for i, line in enumerate(text.split("\n")):
-        if i:
-            ops.append(b"T*")
-        safe = line.encode("latin-1", "replace").replace(b"\\", b"\\\\")
-        safe = safe.replace(b"(", b"\\(").replace(b")", b"\\)")
-        ops.append(b"(" + safe + b") Tj")
-    ops.append(b"ET")
-    return b"\n".join(ops) + b"\n"
+def _image_xobject(item: Image.Image | bytes, jpeg_quality: int | None) -> tuple[bytes, int, int]:
+    """(image XObject object, width, height): JPEG bytes as they are, else the image as JPEG
+    (with `jpeg_quality`) or lossless (Flate)."""
+    if isinstance(item, bytes):
+        with Image.open(io.BytesIO(item)) as probe:
+            w, h = probe.size
+        data, filt = item, b"/DCTDecode"
+    elif jpeg_quality is not None:
+        w, h = item.size
+        data, filt = jpeg_bytes(item, jpeg_quality), b"/DCTDecode"
+    else:
+        w, h = item.size
+        data, filt = zlib.compress(item.convert("L").tobytes(), 6), b"/FlateDecode"
+    body = (
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter %s /Length %d >>\nstream\n"
+        % (w, h, filt, len(data))
+        + data
+        + b"\nendstream"
+    )
+    return body, w, h
 
 
 def scan_pdf_bytes(
@@ -107,75 +120,31 @@ def scan_pdf_bytes(
     page with no text layer, sized by `dpi`; or a string, drawn as real text (a text page).
 
     Images are stored lossless (Flate) unless `jpeg_quality` is given; JPEG bytes are stored
-    as they are. Repeating the same JPEG bytes object stores it once (a 2,000-page scan stays
-    small).
+    as they are. Repeating the same image object stores it once (a 2,000-page scan stays
+    small). Written by the repository's one PDF writer (`tests.support.pdf`).
     """
-    objects: list[bytes] = []
-
-    def add(body: bytes) -> int:
-        objects.append(body)
-        return len(objects)
-
-    catalog = add(b"")
-    tree = add(b"")
-    font_obj = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    shared: dict[int, tuple[int, int, int]] = {}
-    kids = []
+    contents: list[bytes] = []
+    images: list[bytes | None] = []
+    sizes: list[tuple[float, float]] = []
+    made: dict[int, tuple[bytes, int, int]] = {}
     for item in pages:
         if isinstance(item, str):
-            content = _text_stream(item)
-            resources = b"<< /Font << /F1 %d 0 R >> >>" % font_obj
-            w_pt, h_pt = 612.0, 792.0
-        else:
-            if id(item) in shared:
-                image, w, h = shared[id(item)]
-            else:
-                if isinstance(item, bytes):
-                    with Image.open(io.BytesIO(item)) as probe:
-                        w, h = probe.size
-                    data, filt = item, b"/DCTDecode"
-                elif jpeg_quality is not None:
-                    w, h = item.size
-                    data, filt = jpeg_bytes(item, jpeg_quality), b"/DCTDecode"
-                else:
-                    w, h = item.size
-                    data, filt = zlib.compress(item.convert("L").tobytes(), 6), b"/FlateDecode"
-                image = add(
-                    b"<< /Type /XObject /Subtype /Image /Width %d /Height %d "
-                    b"/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter %s /Length %d >>\n"
-                    b"stream\n" % (w, h, filt, len(data)) + data + b"\nendstream"
-                )
-                shared[id(item)] = (image, w, h)
-            w_pt, h_pt = w * 72.0 / dpi, h * 72.0 / dpi
-            content = b"q %.3f 0 0 %.3f 0 0 cm /Im1 Do Q\n" % (w_pt, h_pt)
-            resources = b"<< /XObject << /Im1 %d 0 R >> >>" % image
-        stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream")
-        kids.append(
-            add(
-                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.3f %.3f] /Contents %d 0 R "
-                b"/Resources %s >>" % (tree, w_pt, h_pt, stream, resources)
-            )
-        )
-    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % tree
-    objects[tree - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % k for k in kids),
-        len(kids),
-    )
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        catalog,
-        xref,
-    )
-    return bytes(out)
+            ops = [b"BT", b"/F1 12 Tf", b"14 TL", b"72 720 Td"]
+            for i, line in enumerate(item.split("\n")):
+                ops += [b"T*"] if i else []
+                ops.append(pdf_string(line) + b" Tj")
+            contents.append(b"\n".join([*ops, b"ET"]) + b"\n")
+            images.append(None)
+            sizes.append((612.0, 792.0))
+            continue
+        if id(item) not in made:
+            made[id(item)] = _image_xobject(item, jpeg_quality)
+        body, w, h = made[id(item)]
+        w_pt, h_pt = w * 72.0 / dpi, h * 72.0 / dpi
+        contents.append(b"q %.3f 0 0 %.3f 0 0 cm /Im1 Do Q\n" % (w_pt, h_pt))
+        images.append(body)
+        sizes.append((w_pt, h_pt))
+    return pdf_document(contents, fonts={"F1": "Helvetica"}, page_images=images, page_sizes=sizes)
 
 
 def scan_pdf(
