@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -16,8 +16,9 @@ from pathlib import Path
 from engine.errors import Cancelled
 from engine.settings import Settings
 from engine.store import ProjectStore
-from ingest.chunking import ChunkSettings, chunk_blocks_with_segments, dump_segments
+from ingest.chunking import ChunkSettings, dump_segments
 from ingest.errors import IngestError
+from ingest.ocr.ordinals import chunk_around_scans
 from ingest.readers import read
 from ingest.sources import SourceLimits, iter_sources
 from ingest.tokens import cl100k
@@ -80,19 +81,13 @@ def chunk_settings_from(settings: Settings) -> ChunkSettings:
     )
 
 
-def _tee(blocks: Iterable[Block], sink: list[Block]) -> Iterator[Block]:
-    for block in blocks:
-        sink.append(block)
-        yield block
-
-
 def _describe_ocr(pages: Sequence[int], total: int | None) -> str:
     if not pages:
         return ""
     if total and len(pages) == total:
-        return "no page has a text layer (scanned?): run OCR on it to make it searchable"
+        return f"scanned: its {len(pages)} page(s) are read by OCR"
     shown = ", ".join(map(str, pages[:8])) + ("…" if len(pages) > 8 else "")
-    return f"{len(pages)} page(s) have no text layer (pages {shown}): OCR them to search them"
+    return f"{len(pages)} scanned page(s) (pages {shown}) are read by OCR"
 
 
 def ingest_source(store: ProjectStore, source: Source, settings: Settings) -> FileEvent:
@@ -101,13 +96,15 @@ def ingest_source(store: ProjectStore, source: Source, settings: Settings) -> Fi
     try:
         document = read(source)
         seen: list[Block] = []
+        # Scanned pages reserve chunk ordinals where they stand, for their OCR text later.
         pairs = (
             (chunk, dump_segments(segments))
-            for chunk, segments in chunk_blocks_with_segments(
-                _tee(document.blocks, seen),
+            for chunk, segments in chunk_around_scans(
+                document.blocks,
                 doc_id=document.id,
                 settings=chunk_settings_from(settings),
                 tokenizer=cl100k(),
+                seen=seen,
             )
         )
         outcome = store.add_document(document, pairs, seen)

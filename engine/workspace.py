@@ -23,6 +23,7 @@ from engine.index.tree.summarize import ExtractiveSummarizer, ModelSummarizer
 from engine.intake import FileEvent, FileStatus, ingest_paths
 from engine.llm.backends import model_identity
 from engine.llm.models import ModelManager
+from engine.ocr import OcrProgress
 from engine.qa.answer import AnswerStream, ask
 from engine.qa.retrieve import HybridRetriever, Modes
 from engine.review.export import ReportFormat, collect, write_report
@@ -34,6 +35,8 @@ from engine.store.nodes import NodeKey
 from engine.store.projects import Project, Projects
 from engine.types import Answer, ContextItem, DocumentInfo, ItemKind, SummaryNode
 from ingest.types import Locator
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from engine.index.embed import Embedder
@@ -269,6 +272,29 @@ class Workspace:
             for done, total in lexical.build(store, cancel=cancel):
                 yield IndexProgress(Phase.KEYWORDS, done, total)
 
+    def read_scans(
+        self, project: Project, *, cancel: threading.Event | None = None
+    ) -> Iterator[OcrProgress]:
+        """Read the project's unread scanned pages with OCR, page by page (resumable)."""
+        from engine.ocr import read_scanned_pages
+
+        settings = self.settings_for(project)
+        with project.open() as store:
+            yield from read_scanned_pages(store, settings, cancel=cancel)
+
+    def _ocr_steps(
+        self, store: ProjectStore, settings: Settings, cancel: threading.Event
+    ) -> Iterator[IndexProgress]:
+        from engine.ocr import read_scanned_pages
+        from ingest.ocr import OcrUnavailable
+
+        try:
+            for step in read_scanned_pages(store, settings, cancel=cancel):
+                yield IndexProgress(Phase.OCR, step.done, step.total)
+        except OcrUnavailable as exc:
+            # Without OCR the rest of the index is still worth building; say why it is missing.
+            log.warning("scanned pages not read: %s", exc)
+
     def _index_steps(
         self, project: Project, cancel: threading.Event, *, tree: bool | None = None
     ) -> Iterator[IndexProgress]:
@@ -276,6 +302,8 @@ class Workspace:
         if tree is None:  # background runs follow the setting; `tomes index` always builds
             tree = settings.memory.auto_build
         with project.open() as store:
+            if settings.ocr.enabled:  # scanned pages first: until read, they cannot be found
+                yield from self._ocr_steps(store, settings, cancel)
             yield from self._keyword_steps(store, cancel)  # seconds; improves every answer
             if settings.retrieval.embeddings:
                 embedder = self.embedder()

@@ -3,7 +3,7 @@ of an image file, one at a time (see `ingest.ocr.images` for the memory bounds).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator, Iterator
 from typing import TYPE_CHECKING
 
 from ingest.errors import CorruptFile, UnsupportedFile
@@ -25,7 +25,7 @@ def page_images(
     *,
     dpi: int,
     max_pixels: int = PAGE_PIXELS,
-) -> Iterator[tuple[int, Image.Image]]:
+) -> Generator[tuple[int, Image.Image], None, None]:
     """(page number, grey image) for each 1-based page in `pages`, in page order.
 
     PDF pages are rendered at `dpi` (see `images.render_pdf_page`); image frames are used at
