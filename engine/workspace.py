@@ -30,10 +30,12 @@ from engine.review.export import ReportFormat, collect, write_report
 from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings, SettingValue
 from engine.store import ProjectStore, documents, vectors
+from engine.store import ocr as ocr_store
 from engine.store.chats import ChatLog
 from engine.store.nodes import NodeKey
+from engine.store.ocr import OcrSummary
 from engine.store.projects import Project, Projects
-from engine.types import Answer, ContextItem, DocumentInfo, ItemKind, SummaryNode
+from engine.types import Answer, Citation, ContextItem, DocumentInfo, ItemKind, SummaryNode
 from ingest.types import Locator
 
 log = logging.getLogger(__name__)
@@ -281,6 +283,24 @@ class Workspace:
         settings = self.settings_for(project)
         with project.open() as store:
             yield from read_scanned_pages(store, settings, cancel=cancel)
+
+    def ocr_summaries(self, project: Project) -> dict[str, OcrSummary]:
+        """Per document with scanned pages: how many are read, which are doubtful."""
+        with project.open() as store:
+            return ocr_store.ocr_summaries(store)
+
+    def doubtful_pages(
+        self, project: Project, citations: Sequence[Citation]
+    ) -> frozenset[tuple[str, int]]:
+        """The (doc_id, page) of cited pages that OCR read with low confidence."""
+        wanted = {(c.doc_id, c.locator.page) for c in citations if c.doc_id and c.locator.page}
+        if not wanted:
+            return frozenset()
+        with project.open() as store:
+            statuses = ocr_store.page_statuses(store, [d for d, _ in wanted])
+        return frozenset(
+            key for key in wanted if statuses.get(key) in ("low_confidence", "unreadable")
+        )
 
     def _ocr_steps(
         self, store: ProjectStore, settings: Settings, cancel: threading.Event

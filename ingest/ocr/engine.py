@@ -179,6 +179,8 @@ def tessdata_dir() -> Path:
 
     candidates = [
         Path(sys.prefix) / "share" / "tessdata",
+        # a PyInstaller bundle keeps it in its data folder (packaging/tomes.spec)
+        Path(getattr(sys, "_MEIPASS", sys.prefix)) / "share" / "tessdata",
         Path("/usr/share/tesseract-ocr/5/tessdata"),
         Path("/usr/share/tessdata"),
     ]
