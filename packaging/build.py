@@ -88,6 +88,8 @@ def bundle_problems(bundle: Path) -> list[str]:
     problems += [f"missing {rel}" for rel in REQUIRED if not (data / rel).is_file()]
     if not _llama_libs(data):
         problems.append("missing llama.cpp's shared library (llama_cpp/lib/libllama.*)")
+    if not any(data.rglob("tesserocr*")) or not any(data.rglob("libtesseract*")):
+        problems.append("missing OCR: tesserocr's extension or its libtesseract")
     problems += [f"{name} was bundled" for name in FORBIDDEN if (data / name).exists()]
     return problems
 
