@@ -208,3 +208,39 @@ def test_tomes_ingest_reads_scans_and_resumes_after_kill(tmp_path: Path, tomes_h
     )  # fmt: skip
     assert search.returncode == 0, search.stderr
     assert '"page": 5' in search.stdout
+
+
+def test_low_confidence_pages_are_marked_in_the_list_and_in_citations(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    from app.views import chips_html, documents_rows
+    from engine.types import Citation
+    from ingest.ocr.types import OcrPage, PageStatus
+    from ingest.types import Locator
+
+    pdf = scan_pdf(
+        tmp_path / "faded.pdf", [text_page(CONTRACT, dpi=100), text_page(TERMS, dpi=100)], dpi=100
+    )
+    _ingest(workspace, "Faded", [pdf])
+    project = workspace.project("Faded")
+    with project.open() as store:
+        (doc,) = store.documents()
+        assert (
+            "2 scanned page(s): waiting"
+            in documents_rows([doc], ocr_store.ocr_summaries(store))[0][-1]
+        )
+        doubtful = OcrPage("Faded text.\n", (), 0.7, PageStatus.LOW_CONFIDENCE, width=850)
+        assert ocr_store.save_page(store, doc.id, 1, doubtful, "test")
+        assert not ocr_store.save_page(store, doc.id, 1, doubtful, "test")  # once only
+        ocr_store.save_failure(store, doc.id, [2], "page 2 is damaged")
+        note = documents_rows([doc], ocr_store.ocr_summaries(store))[0][-1]
+    assert "2 of 2 scanned page(s) read" in note
+    assert "low OCR confidence on p. 1" in note and "could not be read: p. 2" in note
+    cite = Citation("c1", f"{doc.id[:16]}:0", "faded.pdf", Locator(page=1), "Faded", doc_id=doc.id)
+    marked = workspace.doubtful_pages(project, [cite])
+    assert marked == {(doc.id, 1)}
+    html = chips_html([cite], doubtful=marked)
+    assert "ocr-doubtful" in html and "⚠ faded.pdf p. 1" in html and "low confidence" in html
+    assert list(workspace.read_scans(project)) == []  # nothing left: failed pages stay failed
+    view = workspace.open_source(project, doc.id, Locator(page=2))
+    assert any("could not be read: page 2 is damaged" in n for n in view.notes)

@@ -5,14 +5,13 @@ are told apart, image files become pages, bad images fail alone with a clear rea
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from ingest.chunking import ChunkSettings, chunk_blocks_with_segments
 from ingest.errors import CorruptFile, EmptyFile, TooLarge
 from ingest.ocr import (
     OcrOptions,
@@ -25,11 +24,12 @@ from ingest.ocr import (
     read_pages,
 )
 from ingest.ocr.layout import lay_out
+from ingest.ocr.ordinals import OCR_ORDINALS, chunk_around_scans, first_ocr_ordinal
 from ingest.ocr.orient import PageInk, Transform, estimate_skew, rotate_quarter, straighten
 from ingest.ocr.sources import page_images
 from ingest.readers import read
-from ingest.types import DocKind, Source
-from tests.support.scans import degrade, font, scan_pdf, text_page
+from ingest.types import Block, BlockKind, DocKind, Locator, Source
+from tests.support.scans import degrade, font, png_header_only, scan_pdf, text_page
 
 LINES = [
     "Scanned Services Agreement",
@@ -274,18 +274,6 @@ def test_an_image_only_pdf_renders_its_pages(tmp_path: Path, page_image: Image.I
     assert number == 1 and image.size == (850, 1100)
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims `width` x `height` but holds one compressed row (tiny on disk)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    idat = zlib.compress(b"\x00" + b"\xff" * width)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
 def test_bad_images_fail_alone_with_the_reason(tmp_path: Path, page_image: Image.Image) -> None:
     import resource
 
@@ -294,9 +282,9 @@ def test_bad_images_fail_alone_with_the_reason(tmp_path: Path, page_image: Image
     cases = {
         "truncated.png": (good.getvalue()[: len(good.getvalue()) // 2], CorruptFile, "damaged"),
         "noise.jpg": (b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4, CorruptFile, "image"),
-        "pixel.png": (_png_header_only(1, 1), EmptyFile, "1 x 1 pixels"),
-        "huge.png": (_png_header_only(20_000, 20_000), TooLarge, "400 megapixels"),
-        "big.png": (_png_header_only(10_000, 10_000), TooLarge, "100 megapixels"),
+        "pixel.png": (png_header_only(1, 1), EmptyFile, "1 x 1 pixels"),
+        "huge.png": (png_header_only(20_000, 20_000), TooLarge, "400 megapixels"),
+        "big.png": (png_header_only(10_000, 10_000), TooLarge, "100 megapixels"),
         "report.png": (b"%PDF-1.4\n" + bytes(100), CorruptFile, "looks like a PDF"),
     }
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -309,3 +297,55 @@ def test_bad_images_fail_alone_with_the_reason(tmp_path: Path, page_image: Image
     # the 20,000 x 20,000 image was refused from its header: nothing near 400 MB was decoded
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 100
+
+
+# --- chunk ordinals around scanned pages ------------------------------------------------
+
+
+def _page(n: int, text: str, *, scanned: bool = False) -> Block:
+    return Block(text, Locator(doc_id="d" * 64, page=n), BlockKind.PAGE, needs_ocr=scanned)
+
+
+def test_a_document_without_scans_is_chunked_exactly_as_before() -> None:
+    blocks = [_page(1, "alpha beta gamma.\n" * 80), _page(2, "delta.\n" * 200)]
+    settings = ChunkSettings(max_tokens=120)
+    plain = list(chunk_blocks_with_segments(blocks, doc_id="d" * 64, settings=settings))
+    around = list(chunk_around_scans(blocks, doc_id="d" * 64, settings=settings))
+    assert around == plain
+
+
+def test_scanned_pages_reserve_ordinals_where_they_stand() -> None:
+    blocks = [
+        _page(1, "alpha beta gamma.\n" * 80),
+        _page(2, "", scanned=True),
+        _page(3, "delta epsilon.\n" * 120),
+        _page(4, "", scanned=True),
+        _page(5, "", scanned=True),
+        _page(6, "zeta.\n"),
+    ]
+    seen: list[Block] = []
+    chunks = [
+        c
+        for c, _ in chunk_around_scans(
+            blocks, doc_id="d" * 64, settings=ChunkSettings(max_tokens=120), seen=seen
+        )
+    ]
+    assert seen == blocks
+    ordinals = [c.ordinal for c in chunks]
+    assert ordinals == sorted(ordinals) and len(set(ordinals)) == len(ordinals)
+    # no chunk spans a scanned page
+    assert all((c.locator.page_end or c.locator.page) in (1, 3, 6) for c in chunks)
+    before = {p: sum(1 for c in chunks if (c.locator.page or 0) < p) for p in (2, 4, 5)}
+    firsts = {
+        2: first_ocr_ordinal(0, before[2]),
+        4: first_ocr_ordinal(1, before[4]),
+        5: first_ocr_ordinal(2, before[5]),
+    }
+    for page, first in firsts.items():
+        # the reserved range is free and lies between the chunks of the pages around it
+        reserved = range(first, first + OCR_ORDINALS)
+        assert not any(c.ordinal in reserved for c in chunks)
+        assert all(c.ordinal < first for c in chunks if (c.locator.page or 0) < page)
+        assert all(
+            c.ordinal >= first + OCR_ORDINALS for c in chunks if (c.locator.page or 0) > page
+        )

@@ -20,7 +20,15 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from tests.support.pdf import pdf_document, pdf_string
 
-__all__ = ["degrade", "font", "jpeg_bytes", "scan_pdf", "scan_pdf_bytes", "text_page"]
+__all__ = [
+    "degrade",
+    "font",
+    "jpeg_bytes",
+    "png_header_only",
+    "scan_pdf",
+    "scan_pdf_bytes",
+    "text_page",
+]
 
 _SYSTEM_FONTS = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -82,6 +90,20 @@ def degrade(
         arr = np.asarray(out, dtype=np.float32) + rng.normal(0.0, noise, (out.height, out.width))
         out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
     return out
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims `width` x `height` but holds one compressed row: tiny on disk, a
+    bomb for anything that decodes it before checking its size."""
+    import struct
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" + b"\xff" * width)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
