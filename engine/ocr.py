@@ -58,6 +58,7 @@ class OcrProgress:
 
 
 def _probe_image() -> Any:
+    """A tiny image with one bar, read once so that the engine loads before any page."""
     import numpy as np
 
     probe = np.full((48, 160), 255, dtype=np.uint8)
@@ -141,10 +142,16 @@ def read_scanned_pages(
     yield OcrProgress(0, total)
     for doc_id, pages in work:
         doc = store.document(doc_id)
-        found = _source(doc.path, doc.name, doc.size_bytes) if doc.path else "it was not a file"
-        if isinstance(found, str):
+        if not doc.path:  # a member of a .zip: there is no file to render pages from
+            reason = "scanned pages inside an archive are not read: add the PDF itself"
+            ocr_store.save_failure(store, doc_id, pages, reason)
             done += len(pages)
-            yield OcrProgress(done, total, doc.name, pages[-1], "skipped", error=found)
+            yield OcrProgress(done, total, doc.name, pages[0], "failed", error=reason)
+            continue
+        found = _source(doc.path, doc.name, doc.size_bytes)
+        if isinstance(found, str):  # moved or changed: left to read once it is back
+            done += len(pages)
+            yield OcrProgress(done, total, doc.name, pages[0], "skipped", error=found)
             continue
         kind = DocKind(doc.kind)
         images = page_images(found, kind, pages, dpi=settings.ocr.dpi)
