@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine import FileEvent, SourceView
-    from engine.store.ocr import OcrSummary
-    from engine.types import Answer, Citation, DocumentInfo, SummaryNode
+    from engine.types import Answer, Citation, DocumentInfo, OcrSummary, SummaryNode
 
 __all__ = [
     "DOC_HEADERS",

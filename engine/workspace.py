@@ -33,9 +33,16 @@ from engine.store import ProjectStore, documents, vectors
 from engine.store import ocr as ocr_store
 from engine.store.chats import ChatLog
 from engine.store.nodes import NodeKey
-from engine.store.ocr import OcrSummary
 from engine.store.projects import Project, Projects
-from engine.types import Answer, Citation, ContextItem, DocumentInfo, ItemKind, SummaryNode
+from engine.types import (
+    Answer,
+    Citation,
+    ContextItem,
+    DocumentInfo,
+    ItemKind,
+    OcrSummary,
+    SummaryNode,
+)
 from ingest.types import Locator
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.store.codec import CHUNK_INSERT_COLS, chunk_row
+from engine.types import OcrSummary
 from ingest.ocr.ordinals import first_ocr_ordinal
 from ingest.ocr.types import OcrPage, OcrWord
 from ingest.types import Chunk
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OcrPageRow",
-    "OcrSummary",
     "count_pending",
     "first_ordinal",
     "ocr_summaries",
@@ -55,17 +55,6 @@ class OcrPageRow:
     rotation: int
     words: tuple[OcrWord, ...]
     error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class OcrSummary:
-    """A document's scanned pages by state (for the documents list)."""
-
-    pending: int = 0
-    read: int = 0
-    low_confidence: tuple[int, ...] = ()
-    unreadable: tuple[int, ...] = ()
-    failed: tuple[int, ...] = ()
 
 
 def pending_pages(store: ProjectStore) -> list[tuple[str, list[int]]]:
