@@ -1,6 +1,6 @@
 """OCR benchmark: Tomes (RapidOCR on onnxruntime) vs the `tesseract` command, same images, one run.
 
-    .venv/bin/python bench/ocr.py [--pdf pdfs/R-intro.pdf] [--pages 20]
+    .venv/bin/python -m bench.ocr [--pdf pdfs/R-intro.pdf] [--pages 20]
         [--clean tesseract@150,tesseract@200,...] [--degraded ...] [--workers 2]
 
 1. Pages of a real PDF (../shared/bench/pdfs/R-intro.pdf by default, or TOMES_BENCH_DIR),
@@ -87,7 +87,6 @@ def _peak_mb() -> float:
 # ---------------------------------------------------------------------------------- workers
 def worker_tomes(pdf: str, dpi: str, engine_name: str, workers: str) -> dict[str, object]:
     """OCR an image-only PDF the way Tomes does; texts per page and timings."""
-    sys.path.insert(0, str(ROOT))
     import numpy as np
 
     from ingest.ocr import RapidOcrEngine
@@ -167,7 +166,6 @@ def worker_longscan(pdf: str, home: str, n_pages: str) -> dict[str, object]:
     peak RSS, to show that memory does not grow with the document or the pages read."""
     os.environ["TOMES_HOME"] = home
     os.environ["TOMES_RETRIEVAL_EMBEDDINGS"] = "0"
-    sys.path.insert(0, str(ROOT))
     from engine.workspace import Workspace
 
     ws = Workspace()
@@ -199,7 +197,8 @@ def worker_longscan(pdf: str, home: str, n_pages: str) -> dict[str, object]:
 
 def _run_worker(kind: str, *args: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, *args],
+        [sys.executable, "-m", "bench.ocr", "--worker", kind, *args],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -254,7 +253,6 @@ def _build_variants(pdf: Path, pages: list[int], tmp: Path) -> dict[str, dict[st
     """Render the pages, write each variant's images and its image-only PDF."""
     import pypdfium2 as pdfium
 
-    sys.path.insert(0, str(ROOT))
     from tests.support.scans import degrade, jpeg_bytes, scan_pdf
 
     variants: dict[str, dict[str, object]] = {}
@@ -416,7 +414,6 @@ def main(argv: list[str]) -> int:
     # A 2,000-page image-only PDF: ingest, then OCR of its first pages, in fresh processes.
     long_rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        sys.path.insert(0, str(ROOT))
         from tests.support.scans import jpeg_bytes, scan_pdf, text_page
 
         one = jpeg_bytes(text_page(["One page of a very long scanned file."] * 30, dpi=150), 70)
