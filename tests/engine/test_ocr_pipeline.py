@@ -244,3 +244,29 @@ def test_low_confidence_pages_are_marked_in_the_list_and_in_citations(
     assert list(workspace.read_scans(project)) == []  # nothing left: failed pages stay failed
     view = workspace.open_source(project, doc.id, Locator(page=2))
     assert any("could not be read: page 2 is damaged" in n for n in view.notes)
+
+
+def test_reading_scans_is_cancellable_and_resumes(tmp_path: Path, tomes_home: Path) -> None:
+    import threading
+
+    from engine.errors import Cancelled
+
+    ws = Workspace(Settings.load(overrides={"retrieval.embeddings": False, "ocr.workers": 1}))
+    try:
+        pages = [text_page([f"Page {i} of the annex.", CONTRACT[2]], dpi=100) for i in range(5)]
+        _ingest(ws, "Stop", [scan_pdf(tmp_path / "annex.pdf", pages, dpi=100)])
+        project = ws.project("Stop")
+        cancel = threading.Event()
+        seen = []
+        with pytest.raises(Cancelled, match="resumes where it stopped"):
+            for step in ws.read_scans(project, cancel=cancel):
+                seen.append(step.done)
+                if step.done == 1:
+                    cancel.set()
+        with project.open() as store:
+            left = ocr_store.count_pending(store)
+        assert 0 < left < 5
+        rest = list(ws.read_scans(project))
+        assert rest[-1].total == left and rest[-1].done == left
+    finally:
+        ws.close()
