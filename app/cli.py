@@ -139,6 +139,31 @@ def projects_cmd(as_json: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------- ingest
+def _read_scans(workspace: Any, proj: Any, status: _Status) -> None:
+    """OCR the project's unread scanned pages, one stderr line per page (on a terminal: a
+    progress bar, and a line only for pages that need attention)."""
+    from ingest.ocr import OcrUnavailable
+
+    try:
+        for step in workspace.read_scans(proj):
+            if not step.page:
+                continue
+            where = f"{step.document} p. {step.page}"
+            status.show(f"{_bar(step.done, step.total)} reading scanned pages ({where})")
+            note = step.error or {
+                "text": f"read (confidence {step.confidence:.2f})",
+                "low_confidence": f"read with low confidence ({step.confidence:.2f}): check it",
+                "unreadable": f"unreadable (confidence {step.confidence:.2f}): not indexed",
+                "blank": "blank",
+            }.get(step.status, step.status)
+            if not status.enabled or step.status not in ("text", "blank"):
+                status.clear()
+                click.echo(f"ocr       {where}: {note}", err=True)
+    except OcrUnavailable as exc:
+        status.clear()
+        click.echo(f"ocr       scanned pages not read: {exc}", err=True)
+
+
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--project", "-p", required=True, help="Project to add to (created if new).")
@@ -151,14 +176,25 @@ def projects_cmd(as_json: bool) -> None:
     default=None,
     help="Processes reading files in parallel (default: one per CPU core; 1 = none).",
 )
+@click.option(
+    "--no-ocr",
+    is_flag=True,
+    help="Do not read scanned pages now (the app's background job reads them later).",
+)
 @_friendly
 def ingest_cmd(
-    paths: tuple[Path, ...], project: str, chunk_tokens: int | None, workers: int | None
+    paths: tuple[Path, ...],
+    project: str,
+    chunk_tokens: int | None,
+    workers: int | None,
+    no_ocr: bool,
 ) -> None:
     """Add files, folders (honoring .gitignore) or .zip archives to a project.
 
     Prints one line per file: ok, unchanged, replaced, skipped or failed with the reason.
-    Exits with status 1 if any file failed; the others are still added.
+    Scanned pages (PDF pages without text, image files) are then read with OCR, with
+    progress per page on stderr, unless --no-ocr. Exits with status 1 if any file failed;
+    the others are still added.
     """
     from engine import Workspace
 
@@ -190,6 +226,8 @@ def ingest_cmd(
             if event.reason:
                 line += f": {event.reason}"
             click.echo(line, err=event.failed)
+        if not no_ocr and workspace.settings_for(proj).ocr.enabled:
+            _read_scans(workspace, proj, status)
         if counts.get("added", 0) + counts.get("replaced", 0):
             for step in workspace.build_keywords(proj):
                 status.show(f"{_bar(step.done, step.total)} keyword index")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine import FileEvent, SourceView
-    from engine.types import Answer, Citation, DocumentInfo, SummaryNode
+    from engine.types import Answer, Citation, DocumentInfo, OcrSummary, SummaryNode
 
 __all__ = [
     "DOC_HEADERS",
@@ -30,6 +30,7 @@ __all__ = [
     "file_table_html",
     "node_label",
     "node_markdown",
+    "ocr_note",
     "png",
     "progress_line",
     "sentence",
@@ -132,10 +133,16 @@ def summary_line(counts: dict[str, int]) -> str:
 
 
 # ---------------------------------------------------------------------- answers and citations
-def chips_html(citations: Sequence[Citation], *, empty: str = "") -> str:
+def chips_html(
+    citations: Sequence[Citation],
+    *,
+    empty: str = "",
+    doubtful: frozenset[tuple[str, int]] = frozenset(),
+) -> str:
     """Citation chips; `data-cite` is the citation's index in the answer (the click handler
     gets it back). Verified and unverified citations look different; an unverified one says
-    why in its tooltip."""
+    why in its tooltip. A citation on a page in `doubtful` ((doc_id, page) read by OCR with
+    low confidence) is marked with ⚠ and says so."""
     if not citations:
         text = empty or "The sources of the selected answer appear here."
         return f'<div class="tomes-chips tomes-chips-empty">{html.escape(text)}</div>'
@@ -153,6 +160,10 @@ def chips_html(citations: Sequence[Citation], *, empty: str = "") -> str:
         else:
             tip = UNVERIFIED_TIP
             cls = "tomes-chip unverified"
+        if (cite.doc_id, cite.locator.page) in doubtful:
+            label = "⚠ " + label
+            tip += " (this scanned page was read by OCR with low confidence: check the image)"
+            cls += " ocr-doubtful"
         chips.append(
             f'<button type="button" class="{cls}" data-cite="{index}" '
             f'title="{html.escape(tip, quote=True)}">'
@@ -253,16 +264,36 @@ def png(data: bytes | None) -> Any:
 
 
 # ----------------------------------------------------------------- documents and summary tree
-def documents_rows(docs: Sequence[DocumentInfo]) -> list[list[Any]]:
-    """The documents table's rows, in `DOC_HEADERS` order."""
+def _pages(pages: Sequence[int]) -> str:
+    return ", ".join(map(str, pages[:6])) + ("…" if len(pages) > 6 else "")
+
+
+def ocr_note(summary: OcrSummary | None, scanned: Sequence[int]) -> str:
+    """What the documents list says about a document's scanned pages."""
+    if not scanned:
+        return ""
+    if summary is None or summary.pending == len(scanned):
+        return f"{len(scanned)} scanned page(s): waiting to be read by OCR"
+    parts = [f"{summary.read} of {len(scanned)} scanned page(s) read by OCR"]
+    if summary.pending:
+        parts[0] += f" ({summary.pending} still reading)"
+    if summary.low_confidence:
+        parts.append(f"⚠ low OCR confidence on p. {_pages(summary.low_confidence)}")
+    if summary.unreadable:
+        parts.append(f"⚠ unreadable, not searchable: p. {_pages(summary.unreadable)}")
+    if summary.failed:
+        parts.append(f"⚠ could not be read: p. {_pages(summary.failed)}")
+    return "; ".join(parts)
+
+
+def documents_rows(
+    docs: Sequence[DocumentInfo], ocr: Mapping[str, OcrSummary] | None = None
+) -> list[list[Any]]:
+    """The documents table's rows, in `DOC_HEADERS` order; `ocr` marks scanned pages read
+    with low confidence (or not at all)."""
     rows = []
     for d in docs:
-        notes = ""
-        if d.ocr_pages:
-            shown = ", ".join(map(str, d.ocr_pages[:6])) + ("…" if len(d.ocr_pages) > 6 else "")
-            notes = (
-                f"No text layer on {len(d.ocr_pages)} page(s) ({shown}): OCR them to search them"
-            )
+        notes = ocr_note((ocr or {}).get(d.id), d.ocr_pages)
         added = d.added_at.replace("T", " ")[:16]
         rows.append([d.name, d.kind.upper(), d.n_pages or "", d.n_chunks, d.n_tokens, added, notes])
     return rows

@@ -153,9 +153,9 @@ def _describe_ocr(pages: Sequence[int], total: int | None) -> str:
     if not pages:
         return ""
     if total and len(pages) == total:
-        return "no page has a text layer (scanned?): run OCR on it to make it searchable"
+        return f"scanned: its {len(pages)} page(s) are read by OCR"
     shown = ", ".join(map(str, pages[:8])) + ("…" if len(pages) > 8 else "")
-    return f"{len(pages)} page(s) have no text layer (pages {shown}): OCR them to search them"
+    return f"{len(pages)} scanned page(s) (pages {shown}) are read by OCR"
 
 
 def _done_event(name: str, outcome: AddOutcome, seconds: float) -> FileEvent:

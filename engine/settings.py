@@ -24,6 +24,7 @@ __all__ = [
     "IngestSettings",
     "MemorySettings",
     "ModelSettings",
+    "OcrSettings",
     "RetrievalSettings",
     "SettingValue",
     "Settings",
@@ -133,11 +134,33 @@ class MemorySettings:
     auto_build: bool = _f(True, "Build the tree in the background after ingest.")
 
 
+@dataclass(frozen=True)
+class OcrSettings:
+    """How scanned pages (PDF pages without text, image files) are read. Defaults chosen on
+    bench/ocr.py."""
+
+    enabled: bool = _f(True, "Read scanned pages with OCR (ingest and the background job).")
+    engine: str = _f(
+        "tesseract",
+        "OCR engine: 'tesseract' (bundled) or 'rapidocr' (needs the ocr-rapid extra).",
+        choices=("tesseract", "rapidocr"),
+    )
+    dpi: int = _f(200, "Resolution scanned PDF pages are rendered at for OCR.", min=72, max=600)
+    workers: int = _f(0, "Pages read at once; 0 = one per CPU core.", min=0, max=64)
+    low_confidence: float = _f(
+        0.80, "Pages read with less mean confidence are marked as doubtful.", min=0.0, max=1.0
+    )
+    unreadable_confidence: float = _f(
+        0.55, "Pages read with less mean confidence are flagged and not indexed.", min=0.0, max=1.0
+    )
+
+
 _GROUPS: dict[str, type] = {
     "model": ModelSettings,
     "ingest": IngestSettings,
     "retrieval": RetrievalSettings,
     "memory": MemorySettings,
+    "ocr": OcrSettings,
 }
 
 # Short environment names users actually type.
@@ -215,6 +238,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
+    ocr: OcrSettings = field(default_factory=OcrSettings)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -19,6 +19,7 @@ __all__ = [
     "Message",
     "MessageRole",
     "Note",
+    "OcrSummary",
     "Origin",
     "Session",
     "StoredChunk",
@@ -310,3 +311,14 @@ class Note:
     updated_at: str
     message_id: int | None = None
     citations_json: str = "[]"
+
+
+@dataclass(frozen=True, slots=True)
+class OcrSummary:
+    """A document's scanned pages by state (for the documents list)."""
+
+    pending: int = 0
+    read: int = 0
+    low_confidence: tuple[int, ...] = ()
+    unreadable: tuple[int, ...] = ()
+    failed: tuple[int, ...] = ()

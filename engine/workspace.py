@@ -24,17 +24,27 @@ from engine.index.tree.summarize import ExtractiveSummarizer, ModelSummarizer
 from engine.intake import FileEvent, FileStatus, ingest_paths
 from engine.llm.backends import model_identity
 from engine.llm.models import ModelManager
+from engine.ocr import OcrProgress
 from engine.qa.answer import AnswerStream, ask
 from engine.qa.retrieve import HybridRetriever, Modes
 from engine.review.export import ReportFormat, collect, write_report
 from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings, SettingValue
 from engine.store import ProjectStore, documents, pending, vectors
+from engine.store import ocr as ocr_store
 from engine.store.chats import ChatLog
 from engine.store.nodes import NodeKey
 from engine.store.private import private_dir, private_file
 from engine.store.projects import Project, Projects
-from engine.types import Answer, ContextItem, DocumentInfo, ItemKind, SummaryNode
+from engine.types import (
+    Answer,
+    Citation,
+    ContextItem,
+    DocumentInfo,
+    ItemKind,
+    OcrSummary,
+    SummaryNode,
+)
 from ingest.types import Locator
 
 if TYPE_CHECKING:
@@ -288,6 +298,48 @@ class Workspace:
             for done, total in lexical.build(store, cancel=cancel):
                 yield IndexProgress(Phase.KEYWORDS, done, total)
 
+    def read_scans(
+        self, project: Project, *, cancel: threading.Event | None = None
+    ) -> Iterator[OcrProgress]:
+        """Read the project's unread scanned pages with OCR, page by page (resumable). Holds
+        the project's writing lock, as ingest and indexing do: deleting it waits."""
+        from engine.ocr import read_scanned_pages
+
+        settings = self.settings_for(project)
+        with project.writing(), project.open() as store:
+            yield from read_scanned_pages(store, settings, cancel=cancel)
+
+    def ocr_summaries(self, project: Project) -> dict[str, OcrSummary]:
+        """Per document with scanned pages: how many are read, which are doubtful."""
+        with project.open() as store:
+            return ocr_store.ocr_summaries(store)
+
+    def doubtful_pages(
+        self, project: Project, citations: Sequence[Citation]
+    ) -> frozenset[tuple[str, int]]:
+        """The (doc_id, page) of cited pages that OCR read with low confidence."""
+        wanted = {(c.doc_id, c.locator.page) for c in citations if c.doc_id and c.locator.page}
+        if not wanted:
+            return frozenset()
+        with project.open() as store:
+            statuses = ocr_store.page_statuses(store, [d for d, _ in wanted])
+        return frozenset(
+            key for key in wanted if statuses.get(key) in ("low_confidence", "unreadable")
+        )
+
+    def _ocr_steps(
+        self, store: ProjectStore, settings: Settings, cancel: threading.Event
+    ) -> Iterator[IndexProgress]:
+        from engine.ocr import read_scanned_pages
+        from ingest.ocr import OcrUnavailable
+
+        try:
+            for step in read_scanned_pages(store, settings, cancel=cancel):
+                yield IndexProgress(Phase.OCR, step.done, step.total)
+        except OcrUnavailable as exc:
+            # Without OCR the rest of the index is still worth building; say why it is missing.
+            log.warning("scanned pages not read: %s", exc)
+
     def _index_steps(
         self, project: Project, cancel: threading.Event, *, tree: bool | None = None
     ) -> Iterator[IndexProgress]:
@@ -295,6 +347,8 @@ class Workspace:
         if tree is None:  # background runs follow the setting; `tomes index` always builds
             tree = settings.memory.auto_build
         with project.writing(), project.open() as store:
+            if settings.ocr.enabled:  # scanned pages first: until read, they cannot be found
+                yield from self._ocr_steps(store, settings, cancel)
             yield from self._keyword_steps(store, cancel)  # seconds; improves every answer
             if settings.retrieval.embeddings:
                 embedder = self.embedder()

@@ -32,8 +32,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from ingest.chunking import ChunkSettings, chunk_blocks_with_segments, dump_segments
+from ingest.chunking import ChunkSettings, dump_segments
 from ingest.errors import IngestError
+from ingest.ocr.ordinals import chunk_around_scans
 from ingest.readers import DEFAULT_MAX_PAGES, PdfEngine, read
 from ingest.tokens import Tokenizer, cl100k
 from ingest.types import Block, Chunk, Document, Source
@@ -231,7 +232,8 @@ def prepare(
                 source.name, document.id, source.fingerprint, time.perf_counter() - start
             )
         n_chunks = n_tokens = 0
-        for chunk, segments in chunk_blocks_with_segments(
+        # Scanned pages reserve chunk ordinals where they stand, for their OCR text later.
+        for chunk, segments in chunk_around_scans(
             _tee(iter(document.blocks), parts),
             doc_id=document.id,
             settings=chunking,

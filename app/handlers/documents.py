@@ -127,7 +127,7 @@ class DocumentHandlers(HandlerBase):
         else:
             text = "Add documents to see their summaries here."
         return (
-            documents_rows(docs),
+            documents_rows(docs, self.ws.ocr_summaries(proj)),
             gr.update(choices=[(d.name, d.id) for d in docs], value=None),
             gr.update(choices=starts, value=None),
             text,

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class Phase(StrEnum):
     """A step of indexing, in the order they run."""
 
+    OCR = "ocr"
     KEYWORDS = "keywords"
     EMBEDDINGS = "embeddings"
     TREE = "tree"
@@ -37,6 +38,7 @@ class Phase(StrEnum):
 
 
 _LABELS = {
+    Phase.OCR: "Reading scanned pages",
     Phase.KEYWORDS: "Indexing keywords",
     Phase.EMBEDDINGS: "Embedding passages",
     Phase.TREE: "Building the summary tree",

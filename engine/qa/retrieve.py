@@ -232,7 +232,7 @@ class HybridRetriever(Retriever):
                     break
             names = self.names()
             doc_ids = [d for p in prefixes for d in names if d.startswith(p)][:2]
-        return [c for d in doc_ids for c in self.store.doc_chunks(d, 0, 0)]
+        return [c for d in doc_ids for c in self.store.doc_chunks(d, limit=1)]
 
     def overview(
         self, question: str, *, budget: int, count: Count, exclude: frozenset[str]
@@ -310,9 +310,7 @@ class HybridRetriever(Retriever):
         node = self.tree.node(ref.node_id)
         if not node.doc_id:
             return ()
-        chunks = self.store.doc_chunks(
-            node.doc_id, node.chunk_start, min(node.chunk_end, node.chunk_start + 300)
-        )
+        chunks = self.store.doc_chunks(node.doc_id, node.chunk_start, node.chunk_end, limit=301)
         return [chunk_item(c, 0.0) for c in chunks]
 
     def locate(self, item: ContextItem, start: int, end: int) -> Locator:

@@ -1,20 +1,32 @@
-"""Open a citation at its source: the page (PDF), paragraphs (DOCX) or lines (text, code) it
-points at, with the quoted span marked, and for PDFs the rendered page with the span
-highlighted when the original file is still where it was added."""
+"""Open a citation at its source: the page (PDF, image), paragraphs (DOCX) or lines (text,
+code) it points at, with the quoted span marked, and for PDFs and images the rendered page
+with the span highlighted when the original file is still where it was added.
+
+On a scanned page the text is what OCR read, and the highlight is drawn from the boxes of the
+OCR words the quote covers (stored with the page, in page fractions), on the page image: the
+rendered PDF page, or the image file's frame. The page's OCR confidence comes with the view,
+and a page read with low confidence says so."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import StoreError
 from engine.qa.citations import find_quote
 from engine.store import documents
+from engine.store import ocr as ocr_store
 from engine.store.db import ProjectStore
 from engine.types import DocumentInfo
+from ingest.ocr.types import Box
 from ingest.types import DocKind, Locator
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["MAX_VIEW_CHARS", "SourceView", "open_source", "render_pdf_page"]
 
@@ -28,7 +40,9 @@ MAX_VIEW_CHARS = 120_000
 class SourceView:
     """What the viewer shows. `text` is the page / paragraphs / lines; `highlights` are
     (start, end) offsets into `text`; `first_line` numbers the first line of `text` for code
-    and text files; `image` is a PNG of the PDF page with the highlight, when available."""
+    and text files; `image` is a PNG of the page (PDF, image) with the highlight, when
+    available. On a page read by OCR, `ocr_confidence` is its mean confidence, `ocr_status`
+    its status, and `boxes` the highlighted words' boxes (page fractions)."""
 
     document: str
     kind: DocKind
@@ -40,6 +54,9 @@ class SourceView:
     n_pages: int | None = None
     image: bytes | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    ocr_confidence: float | None = None
+    ocr_status: str = ""
+    boxes: tuple[Box, ...] = ()
 
 
 def _bounded(view: SourceView, *, limit: int = MAX_VIEW_CHARS) -> SourceView:
@@ -114,24 +131,8 @@ def _open(
     page: int | None = None,
 ) -> SourceView:
     doc = store.document(doc_id)
-    notes: list[str] = []
-    if doc.kind == "pdf":
-        number = page or locator.page or 1
-        number = max(1, min(number, doc.n_pages or number))
-        blocks = store.blocks(doc_id, page=number)
-        text = "".join(b.text for b, _ in blocks)
-        if blocks and blocks[0][0].needs_ocr:
-            notes.append("This page has no text layer (a scan?); OCR it to search and cite it.")
-        highlights = _highlight(text, quote) if number == (locator.page or number) or quote else ()
-        if quote and not highlights and locator.page_end and number != locator.page_end:
-            notes.append(f"The quote continues on p. {locator.page_end}.")
-        image = render_pdf_page(doc, number, quote) if render else None
-        if render and image is None:
-            notes.append("The original file is not where it was added, so only its text is shown.")
-        return SourceView(
-            doc.name, doc.kind, f"{doc.name} · p. {number}", text, highlights,
-            page=number, n_pages=doc.n_pages, image=image, notes=tuple(notes),
-        )  # fmt: skip
+    if doc.kind in (DocKind.PDF, DocKind.IMAGE):
+        return _page_view(store, doc, locator, quote=quote, render=render, page=page)
     if doc.kind == "docx":
         blocks = store.blocks(doc_id)
         lo = locator.paragraph if locator.paragraph is not None else 0
@@ -163,6 +164,103 @@ def _open(
     highlights = _highlight(text, quote) or ((cited_from, cited_to),)
     title = f"{doc.name} · {Locator(line_start=start, line_end=end).label()}"
     return SourceView(doc.name, doc.kind, title, text, highlights, first_line=first)
+
+
+_OCR_NOTES = {
+    "low_confidence": "Read by OCR with low confidence ({:.0%}): check the words on the image.",
+    "unreadable": "OCR could not read this page reliably ({:.0%}), so it is not searchable.",
+    "blank": "OCR found no text on this page.",
+    "failed": "This scanned page could not be read: {}",
+}
+
+
+def _page_view(
+    store: ProjectStore,
+    doc: DocumentInfo,
+    locator: Locator,
+    *,
+    quote: str,
+    render: bool,
+    page: int | None,
+) -> SourceView:
+    number = page or locator.page or 1
+    number = max(1, min(number, doc.n_pages or number))
+    blocks = store.blocks(doc.id, page=number)
+    text = "".join(b.text for b, _ in blocks)
+    notes: list[str] = []
+    scanned = bool(blocks and blocks[0][0].needs_ocr)
+    read = ocr_store.page_row(store, doc.id, number) if scanned else None
+    highlights = _highlight(text, quote) if number == (locator.page or number) or quote else ()
+    if quote and not highlights and locator.page_end and number != locator.page_end:
+        notes.append(f"The quote continues on p. {locator.page_end}.")
+    boxes: tuple[Box, ...] = ()
+    if scanned and read is None:
+        notes.append("This scanned page has not been read by OCR yet; it will be shortly.")
+    elif read is not None:
+        template = _OCR_NOTES.get(read.status)
+        if template:
+            notes.append(
+                template.format(read.error if read.status == "failed" else read.confidence)
+            )
+        boxes = tuple(w.box for w in read.words for a, b in highlights if w.start < b and a < w.end)
+    image = None
+    if render:
+        if scanned:
+            picture = _page_image(doc, number)
+            image = _png(_draw_boxes(picture, boxes)) if picture is not None else None
+        else:
+            image = render_pdf_page(doc, number, quote)
+        if image is None:
+            notes.append("The original file is not where it was added, so only its text is shown.")
+    return SourceView(
+        doc.name, doc.kind, f"{doc.name} · p. {number}", text, highlights,
+        page=number, n_pages=doc.n_pages, image=image, notes=tuple(notes),
+        ocr_confidence=read.confidence if read else None,
+        ocr_status=read.status if read else "", boxes=boxes,
+    )  # fmt: skip
+
+
+def _page_image(doc: DocumentInfo, page: int, *, dpi: int = 108) -> Image.Image | None:
+    """The page as an RGB image (a PDF page rendered, an image file's frame), or None when
+    the original file is gone or changed."""
+    if not doc.path:
+        return None
+    path = Path(doc.path)
+    try:
+        if not path.is_file() or path.stat().st_size != doc.size_bytes:
+            return None
+        from ingest.ocr.sources import page_images
+        from ingest.sources import iter_sources
+        from ingest.types import Source
+
+        (source,) = list(iter_sources([path]))
+        if not isinstance(source, Source):
+            return None
+        found = dict(page_images(source, DocKind(doc.kind), [page], dpi=dpi, max_pixels=4_000_000))
+    except Exception:  # a page that will not render still shows as text
+        return None
+    picture = found.get(page)
+    return picture.convert("RGB") if picture is not None else None
+
+
+def _draw_boxes(image: Image.Image, boxes: Sequence[Box]) -> Image.Image:
+    """`image` with each box (page fractions) filled in translucent yellow."""
+    if not boxes:
+        return image
+    from PIL import Image, ImageDraw
+
+    overlay = image.copy()
+    draw = ImageDraw.Draw(overlay)
+    w, h = image.size
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle([x0 * w, y0 * h, x1 * w, y1 * h], fill=(255, 214, 10))
+    return Image.blend(image, overlay, 0.45)
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
 
 
 def _line_offsets(lines: list[str]) -> list[int]:

@@ -232,9 +232,12 @@ class ProjectStore:
     def chunks(self, chunk_ids: Iterable[str]) -> list[StoredChunk]:
         return _documents.chunks(self, chunk_ids)
 
-    def doc_chunks(self, doc_id: str, start: int = 0, end: int | None = None) -> list[StoredChunk]:
-        """A document's chunks with ordinals in [start, end] (inclusive), in order."""
-        return _documents.doc_chunks(self, doc_id, start, end)
+    def doc_chunks(
+        self, doc_id: str, start: int = 0, end: int | None = None, *, limit: int | None = None
+    ) -> list[StoredChunk]:
+        """A document's chunks with ordinals in [start, end] (inclusive), in order, at most
+        `limit` (ordinals may be sparse: see `documents.doc_chunks`)."""
+        return _documents.doc_chunks(self, doc_id, start, end, limit=limit)
 
     def count_chunks(self) -> int:
         return _documents.count_chunks(self)

@@ -291,14 +291,21 @@ def chunks(store: ProjectStore, chunk_ids: Iterable[str]) -> list[StoredChunk]:
 
 
 def doc_chunks(
-    store: ProjectStore, doc_id: str, start: int = 0, end: int | None = None
+    store: ProjectStore,
+    doc_id: str,
+    start: int = 0,
+    end: int | None = None,
+    *,
+    limit: int | None = None,
 ) -> list[StoredChunk]:
-    """A document's chunks with ordinals in [start, end] (inclusive), in order."""
+    """A document's chunks with ordinals in [start, end] (inclusive), in order, at most
+    `limit` of them. Ordinals may be sparse (scanned pages reserve some: see
+    ingest.ocr.ordinals), so count chunks with `limit`, never with ordinal arithmetic."""
     hi = end if end is not None else 1 << 62
     rows = store.db.execute(
         f"SELECT {CHUNK_COLS} {_FROM_CHUNKS} "
-        "WHERE c.doc_id = ? AND c.ordinal BETWEEN ? AND ? ORDER BY c.ordinal",
-        [doc_id, start, hi],
+        "WHERE c.doc_id = ? AND c.ordinal BETWEEN ? AND ? ORDER BY c.ordinal LIMIT ?",
+        [doc_id, start, hi, -1 if limit is None else limit],
     )
     return [chunk_from_row(r) for r in rows.fetchall()]
 

@@ -187,6 +187,34 @@ def m003_sessions_notes(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m007_ocr(db: Database) -> None:
+    """What OCR read on each scanned page: its status and mean confidence, how the page was
+    turned, and its words with their character offsets and boxes (for highlighting on the
+    page image). A scanned page without a row here is still to be read."""
+    db.execute(
+        """
+        CREATE TABLE ocr_pages (
+            doc_id TEXT NOT NULL,
+            page INTEGER NOT NULL,          -- 1-based, as in blocks and chunks
+            status TEXT NOT NULL,           -- text | low_confidence | unreadable | blank | failed
+            confidence REAL NOT NULL,       -- character-weighted mean, 0..1
+            engine TEXT NOT NULL,           -- e.g. 'tesseract:eng'
+            rotation INTEGER NOT NULL DEFAULT 0,
+            skew REAL NOT NULL DEFAULT 0,
+            width INTEGER NOT NULL DEFAULT 0,   -- pixels of the image that was read
+            height INTEGER NOT NULL DEFAULT 0,
+            words TEXT NOT NULL DEFAULT '[]',   -- JSON [[start, end, x0, y0, x1, y1, conf], ...]
+            n_chunks INTEGER NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT '',
+            seconds REAL NOT NULL DEFAULT 0,
+            done_at TEXT NOT NULL,
+            PRIMARY KEY (doc_id, page)
+        )
+        """
+    )
+
+
+@MIGRATIONS()
 def m009_intake(db: Database) -> None:
     """Source fingerprints, so that re-adding an unchanged file skips reading it, and the
     marks of big documents being written in several transactions, so that what a crashed

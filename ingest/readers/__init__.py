@@ -2,12 +2,13 @@
 
     read(source) -> Document
 
-Dispatch: .pdf -> PDF; .docx -> DOCX; .md/.markdown/.mdx -> Markdown; .txt/.text/.rst/.log/
-.csv/.tsv/.org/.adoc -> plain text; known source-code extensions and file names (about 60
-languages, see `_formats.CODE_LANGUAGES`) -> code. A file with no extension is read as text
-when it looks like text (as a PDF when it starts with a PDF header). A file with any other
-extension is read as text only when it was found in a folder or archive (`in_codebase`) and
-looks like text; otherwise it is an UnsupportedFile that says what Tomes does read.
+Dispatch: .pdf -> PDF; .docx -> DOCX; .png/.jpg/.jpeg/.tif/.tiff/.bmp/.webp -> image (pages
+for OCR); .md/.markdown/.mdx -> Markdown; .txt/.text/.rst/.log/.csv/.tsv/.org/.adoc -> plain
+text; known source-code extensions and file names (about 60 languages, see
+`_formats.CODE_LANGUAGES`) -> code. A file with no extension is read as text when it looks like
+text (as a PDF or an image when its first bytes say so). A file with any other extension is
+read as text only when it was found in a folder or archive (`in_codebase`) and looks like
+text; otherwise it is an UnsupportedFile that says what Tomes does read.
 
 Every failure is an `IngestError` subclass naming the file (see `ingest.errors`). Errors met
 while iterating `Document.blocks` (a file that vanished, a damaged page) are IngestErrors too.
@@ -29,6 +30,7 @@ from ingest.readers._io import Probe, probe
 from ingest.readers._sniff import describe_magic, sniff_text
 from ingest.readers.code import read_code, read_code_probed
 from ingest.readers.docx import read_docx, read_docx_probed
+from ingest.readers.image import read_image, read_image_probed
 from ingest.readers.pdf import DEFAULT_MAX_PAGES, ENGINES, PdfEngine, read_pdf, read_pdf_probed
 from ingest.readers.text import (
     read_markdown,
@@ -51,10 +53,15 @@ __all__ = [
     "read",
     "read_code",
     "read_docx",
+    "read_image",
     "read_markdown",
     "read_pdf",
     "read_text",
 ]
+
+
+# What `describe_magic` calls the image formats the image reader takes.
+_IMAGE_MAGIC: Final = frozenset({"a PNG image", "a JPEG image", "a TIFF image"})
 
 
 class Reader(Protocol):
@@ -71,6 +78,7 @@ READERS: Final[Mapping[DocKind, Reader]] = MappingProxyType(
         DocKind.TEXT: read_text_probed,
         DocKind.MARKDOWN: read_markdown_probed,
         DocKind.CODE: read_code_probed,
+        DocKind.IMAGE: read_image_probed,
     }
 )
 
@@ -93,8 +101,11 @@ def classify(source: Source, found: Probe) -> DocKind:
     sniff = sniff_text(found.head, complete=found.complete)
     if not sniff.binary:
         return DocKind.TEXT
-    if not suffix and describe_magic(found.head) == "a PDF":
+    magic = describe_magic(found.head)
+    if not suffix and magic == "a PDF":
         return DocKind.PDF
+    if not suffix and magic in _IMAGE_MAGIC:
+        return DocKind.IMAGE
     what = f": it looks like {sniff.magic}" if sniff.magic else ""
     raise UnsupportedFile(
         source.name, f"looks like a binary file, not text{what} ({SUPPORTED_SUMMARY})"

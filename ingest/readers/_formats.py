@@ -18,6 +18,7 @@ __all__ = [
     "DATA_LANGUAGES",
     "DOCUMENT_SUFFIXES",
     "FILENAME_LANGUAGES",
+    "IMAGE_SUFFIXES",
     "MARKDOWN_SUFFIXES",
     "SUPPORTED_SUMMARY",
     "TEXT_SUFFIXES",
@@ -28,7 +29,15 @@ __all__ = [
 ]
 
 #: What every "unsupported" message tells the user Tomes can read.
-SUPPORTED_SUMMARY: Final = "Tomes reads PDF, DOCX, text, Markdown and source code"
+SUPPORTED_SUMMARY: Final = (
+    "Tomes reads PDF, DOCX, text, Markdown, source code and scanned images (PNG, JPEG, TIFF)"
+)
+
+#: Image files read as scanned pages (OCR). Inside a folder or archive they stay skipped as
+#: binary (a repository's icons are not documents): add image files directly.
+IMAGE_SUFFIXES: Final = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".webp"}
+)
 
 MARKDOWN_SUFFIXES: Final = frozenset({".md", ".markdown", ".mdx", ".mkd", ".mdown"})
 TEXT_SUFFIXES: Final = frozenset(
@@ -192,6 +201,8 @@ def kind_for(name: str, suffix: str) -> DocKind | None:
         return DocKind.PDF
     if suffix == ".docx":
         return DocKind.DOCX
+    if suffix in IMAGE_SUFFIXES:
+        return DocKind.IMAGE
     if suffix in MARKDOWN_SUFFIXES:
         return DocKind.MARKDOWN
     if base_name(name) in FILENAME_LANGUAGES:

@@ -42,6 +42,7 @@ __all__ = [
     "MIN_PAGE_CHARS",
     "PDFIUM_LOCK",
     "PdfEngine",
+    "open_pdf",
     "read_pdf",
     "read_pdf_probed",
 ]
@@ -131,6 +132,11 @@ def _pdfium_open(source: Source) -> pypdfium2.PdfDocument:
         if code == pdfium_c.FPDF_ERR_SUCCESS:
             raise EmptyFile(source.name, "has no pages") from exc
         raise CorruptFile(source.name, f"is damaged and cannot be opened ({exc})") from exc
+
+
+def open_pdf(source: Source) -> pypdfium2.PdfDocument:
+    """The source opened with PDFium (close it holding `PDFIUM_LOCK`); IngestErrors as `read`."""
+    return _pdfium_open(source)
 
 
 def _pdfium_has_images(page: pypdfium2.PdfPage) -> bool:

@@ -69,6 +69,7 @@ def test_views_public_names() -> None:
             "file_table_html",
             "node_label",
             "node_markdown",
+            "ocr_note",
             "png",
             "progress_line",
             "sentence",

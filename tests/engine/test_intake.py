@@ -352,3 +352,39 @@ def test_the_page_cap_setting_reaches_the_reader_in_and_out_of_the_pool(
     assert "ingest.max_pages" in by_name["long.pdf"].reason
     assert by_name["short.pdf"].status == "added" and by_name["short.pdf"].n_pages == 10
     assert by_name["paper.pdf"].status == "added"  # the batch went on
+
+
+def test_scanned_pages_reserve_their_ordinals_in_and_out_of_the_pool(
+    tmp_path: Path, pools: list[Any]
+) -> None:
+    """The prepare path (intake) chunks around scanned pages (ocr's `chunk_around_scans`),
+    in this process and in the pool's workers: a page without a text layer reserves
+    OCR_ORDINALS chunk ordinals where it stands, so its OCR text can later sort between
+    its neighbours. Serial and parallel give the same rows."""
+    from ingest.ocr.ordinals import OCR_ORDINALS
+
+    tree = make_tree(tmp_path / "repo", n=80)
+    mixed = make_pdf(
+        tree / "mixed.pdf",
+        ["Page one is typed text about the lease.", "", "Page three is typed text too."],
+        image_pages={1},
+    )
+    os.utime(mixed, ns=(OLD_NS, OLD_NS))
+    for workers, db in ((1, "serial.db"), (2, "parallel.db")):
+        with ProjectStore(tmp_path / db) as store:
+            events = finals(run(store, [tree], settings(workers=workers)))
+        event = next(e for e in events if e.name.endswith("mixed.pdf"))
+        assert event.status == "added" and event.ocr_pages == (2,)
+        assert "read by OCR" in event.reason
+    assert len(pools) == 1
+    assert dump(tmp_path / "parallel.db") == dump(tmp_path / "serial.db")
+    conn = sqlite3.connect(tmp_path / "parallel.db")
+    try:
+        rows = conn.execute(
+            "SELECT c.ordinal, c.page FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE d.name LIKE '%mixed.pdf' ORDER BY c.ordinal"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [page for _, page in rows] == [1, 3]
+    assert rows[0][0] == 0 and rows[1][0] == 1 + OCR_ORDINALS  # page 2 holds its place

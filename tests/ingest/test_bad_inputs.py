@@ -210,7 +210,8 @@ def test_a_few_stray_nul_bytes_are_stripped_not_fatal() -> None:
 def test_unsupported_extension_names_what_is_supported() -> None:
     err = fails_with(UnsupportedFile, mem_source("model.xyz", b"hello\n"), "'.xyz'")
     assert err.reason == (
-        "unsupported file type '.xyz' (Tomes reads PDF, DOCX, text, Markdown and source code)"
+        "unsupported file type '.xyz' (Tomes reads PDF, DOCX, text, Markdown, source code and "
+        "scanned images (PNG, JPEG, TIFF))"
     )
 
 

@@ -94,6 +94,7 @@ def test_public_names_are_pinned() -> None:
             "read",
             "read_code",
             "read_docx",
+            "read_image",
             "read_markdown",
             "read_pdf",
             "read_text",

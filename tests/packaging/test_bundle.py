@@ -141,6 +141,36 @@ def test_the_built_app_answers_with_a_citation_and_stops_cleanly(
     assert "Traceback" not in out, out
 
 
+def test_the_built_app_reads_a_scanned_image(
+    app: ServerProcess, tmp_path: Path, tomes_home: Path
+) -> None:
+    """OCR inside the bundle: tesserocr's libraries and the English model came along, and
+    the background job reads a scanned page so that its text can be found."""
+    from gradio_client import Client, handle_file
+
+    from engine.store import ocr as ocr_store
+    from engine.store.projects import Projects
+    from tests.support.scans import text_page
+
+    scan = tmp_path / "inbox" / "scan.png"
+    scan.parent.mkdir(parents=True, exist_ok=True)
+    text_page(["The harbour lease ends in March 2031."], dpi=120).save(scan)
+    client = Client(app.url, verbose=False, download_files=False)
+    assert client.predict("Scans", api_name="/create_project") == "Scans"
+    events = client.predict("Scans", [handle_file(str(scan))], api_name="/add_files")
+    assert [(e["name"], e["status"]) for e in events] == [("scan.png", "added")]
+    project = Projects(tomes_home).get("Scans")
+    deadline = time.monotonic() + 120
+    while True:
+        with project.open() as store:
+            if not ocr_store.count_pending(store):
+                hits = store.search("harbour lease March 2031")
+                break
+        assert time.monotonic() < deadline, app.output()
+        time.sleep(0.5)
+    assert hits and hits[0][0].document == "scan.png" and hits[0][0].locator.page == 1, hits
+
+
 def _wait_for_vectors(home: Path, project: str, *, timeout: float) -> int:
     """How many embeddings the app has stored for `project`, once there are any."""
     from engine.store.projects import Projects

@@ -28,18 +28,26 @@ def pdf_string(text: str) -> bytes:
     return bytes(out)
 
 
+def _num(value: float) -> bytes:
+    return (b"%d" % value) if float(value).is_integer() else (b"%.3f" % value)
+
+
 def pdf_document(
     contents: Sequence[bytes],
     *,
     fonts: Mapping[str, str],
     image: bool = False,
     image_pages: Collection[int] = (),
+    page_images: Sequence[bytes | None] | None = None,
+    page_sizes: Sequence[tuple[float, float]] | None = None,
 ) -> bytes:
     """A valid PDF with one page (US Letter) per content stream in `contents`.
 
     `fonts` names the base fonts the streams use ({"F1": "Helvetica", "F2": "Helvetica-Bold"}).
     With `image`, the file holds an 8x8 grey image XObject `/Im1`, which the pages whose
-    0-based index is in `image_pages` may draw.
+    0-based index is in `image_pages` may draw. `page_images` gives a page its own `/Im1`
+    instead: a whole image XObject object (dictionary and stream), stored once however many
+    pages share the same bytes object. `page_sizes` sets each page's size in points.
     """
     objects: list[bytes] = []
 
@@ -68,13 +76,22 @@ def pdf_document(
             b"/BitsPerComponent 8 /Length %d >>\nstream\n" % len(pixels) + pixels + b"\nendstream"
         )
     kids = []
+    stored: dict[int, int] = {}
     for index, content in enumerate(contents):
         stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream")
-        xobjects = b" /XObject << /Im1 %d 0 R >>" % image_obj if index in image_pages else b""
+        own = page_images[index] if page_images is not None else None
+        if own is not None:
+            if id(own) not in stored:
+                stored[id(own)] = add(own)
+            xobjects = b" /XObject << /Im1 %d 0 R >>" % stored[id(own)]
+        else:
+            xobjects = b" /XObject << /Im1 %d 0 R >>" % image_obj if index in image_pages else b""
+        width, height = page_sizes[index] if page_sizes is not None else (612, 792)
         kids.append(
             add(
-                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                b"/Resources << /Font << %s >>%s >> >>" % (pages_obj, stream, font_refs, xobjects)
+                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Contents %d 0 R "
+                b"/Resources << /Font << %s >>%s >> >>"
+                % (pages_obj, _num(width), _num(height), stream, font_refs, xobjects)
             )
         )
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj
