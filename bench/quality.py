@@ -132,6 +132,9 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
         for b in BUDGETS
         for a in accountings
     }
+    # per category, hybrid mode, lawyer form, text accounting: hits at 2k, and for each miss
+    # where the gold went (its best chunk's rank in the ranking, or "not ranked")
+    per_cat: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
     for r in records:
         doc_id = doc_by_name[Path(r["pdf_file"]).name]
@@ -156,8 +159,19 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
                     for acc in accountings:
                         items = pack(ranked, budget, count=_count, headers=acc == "headers")
                         text = norm("\n\n".join(i.text for i in items))
-                        if any(min_cover_end(g, text) is not None for g in golds):
-                            hits[mode, form, budget, acc] += 1
+                        found = any(min_cover_end(g, text) is not None for g in golds)
+                        hits[mode, form, budget, acc] += found
+                        if (mode, form, budget, acc) == ("hybrid", "lawyer", 2048, "text"):
+                            _track_category(
+                                per_cat,
+                                r["category"],
+                                found,
+                                ranked,
+                                golds,
+                                norm,
+                                min_cover_end,
+                                _count,
+                            )
     elapsed = time.perf_counter() - t0
     store.close()
     ws.close()
@@ -181,6 +195,7 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
             f"contract per question, peer scorer (LCS >= 50% of a gold span); {title}"
         )
         _table(["system", "query", *map(str, BUDGETS)], rows)
+    _print_categories(per_cat)
     per_query = 1000 * elapsed / (n * len(modes) * 2)
     print(f"retrieval time: {per_query:.1f} ms per query; index: {index_s}")
     key = "cuad" if chunk_tokens == 400 else f"cuad_chunks_{chunk_tokens}"
@@ -191,7 +206,54 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
         "peer_pct": peer,
         "index_s": index_s,
         "budget_counts": "header lines and text of every packed item (cl100k tokens)",
+        "hybrid_lawyer_2k_by_category": per_cat,
     }
+
+
+def _track_category(
+    per_cat: dict[str, dict[str, Any]],
+    category: str,
+    found: bool,
+    ranked: Sequence[Any],
+    golds: Sequence[str],
+    norm: Callable[[str], str],
+    min_cover_end: Callable[[str, str], int | None],
+    count: Callable[[str], int],
+) -> None:
+    """Count a question's hit or miss under its category; for a miss, record where the gold
+    was: the rank of the first candidate holding it and the tokens ranked above it."""
+    row = per_cat.setdefault(category, {"questions": 0, "hits": 0, "misses": []})
+    row["questions"] += 1
+    if found:
+        row["hits"] += 1
+        return
+    tokens = 0
+    for rank, item in enumerate(ranked):
+        if any(min_cover_end(g, norm(item.text)) is not None for g in golds):
+            row["misses"].append({"rank": rank, "tokens_above": tokens})
+            return
+        tokens += count(item.text)
+    # not in any single candidate: never ranked, or spread over two chunks
+    row["misses"].append({"rank": None, "tokens_above": None})
+
+
+def _print_categories(per_cat: dict[str, dict[str, Any]]) -> None:
+    rows = []
+    for cat, row in sorted(per_cat.items(), key=lambda kv: kv[1]["hits"] / kv[1]["questions"]):
+        ranks = [m["rank"] for m in row["misses"] if m["rank"] is not None]
+        unranked = sum(m["rank"] is None for m in row["misses"])
+        rows.append(
+            [
+                cat,
+                row["questions"],
+                f"{100.0 * row['hits'] / row['questions']:.0f}%",
+                len(row["misses"]),
+                ",".join(str(r) for r in sorted(ranks)) or "-",
+                unranked,
+            ]
+        )
+    print("\nCUAD per category (hybrid, lawyer questions, 2k budget, text accounting)")
+    _table(["category", "n", "recall", "misses", "miss ranks", "not in one candidate"], rows)
 
 
 def _peer_results() -> dict[str, dict[str, list[float]]]:
@@ -252,6 +314,68 @@ def _haystack_text() -> str | None:
     return "\n\n".join(parts)
 
 
+# One-sentence facts and questions that paraphrase them with no content word in common (the
+# check below enforces it with the keyword index's own analyzer), planted at sentence
+# boundaries. Written for this bench, about nothing the haystack (essays, the R manual) is about.
+PARAPHRASES = [
+    (
+        "The physician told the sailor to drink more water after the voyage.",
+        "What did the doctor advise the seaman to consume following the trip?",
+    ),
+    (
+        "Our grandmother bought a small cottage beside the lake in 1962.",
+        "In which year did the elderly relative purchase a tiny house near the pond?",
+    ),
+    (
+        "The pilot landed the aircraft safely despite the thunderstorm.",
+        "Did the aviator bring the airplane down without harm in spite of the tempest?",
+    ),
+    (
+        "Marta's dog was terrified of the vacuum cleaner.",
+        "What home appliance scared the hound?",
+    ),
+    (
+        "The automobile factory closed after the workers went on strike.",
+        "Why was the car manufacturing plant shut?",
+    ),
+    (
+        "The chef burned the bread because the oven was too hot.",
+        "Why did the cook scorch the loaf?",
+    ),
+    (
+        "Every spring the river floods the meadow near the monastery.",
+        "When does the stream overflow the field by the abbey?",
+    ),
+    (
+        "The student forgot her violin on the train to Vienna.",
+        "Which instrument did the pupil leave behind on the railway journey?",
+    ),
+]
+
+
+def _check_paraphrases() -> None:
+    """Fail loudly if a question shares any indexed word (stemmed, as BM25 sees it) with
+    its fact."""
+    from engine.lexical import analyze
+
+    for fact, question in PARAPHRASES:
+        shared = set(analyze(fact)[0]) & set(analyze(question)[0])
+        if shared:
+            raise SystemExit(f"paraphrase needle shares {sorted(shared)}: {question!r}")
+
+
+def _plant_sentences(text: str, facts: Sequence[tuple[float, str]]) -> str:
+    """Insert each fact as its own sentence at the sentence end nearest its depth (0..1)."""
+    import re
+
+    end = re.compile(r"[.!?]\s+")
+    for depth, fact in sorted(facts, reverse=True):
+        m = end.search(text, int(depth * len(text)))
+        at = m.end() if m else len(text)
+        text = f"{text[:at]}{fact} {text[at:]}"
+    return text
+
+
 def needles(
     results: dict[str, Any], *, sizes: Sequence[int] = NEEDLE_SIZES, answer_sample: int = 3
 ) -> None:
@@ -259,6 +383,7 @@ def needles(
     if text is None:
         print("needles: data not found (niah_essays/ and pdfs/fullrefman.pdf)")
         return
+    _check_paraphrases()
     from ingest.tokens import cl100k
 
     tok = cl100k()
@@ -268,27 +393,42 @@ def needles(
         if len(ids) < size:
             print(f"needles: haystack has only {len(ids):,} tokens; skipping {size:,}")
             continue
-        hay = tok.decode(ids[:size])
+        depths = [i / (len(PARAPHRASES) - 1) for i in range(len(PARAPHRASES))]
+        hay = _plant_sentences(
+            tok.decode(ids[:size]), [(d, f) for d, (f, _) in zip(depths, PARAPHRASES, strict=True)]
+        )
         lines = hay.split("\n")
         needles_ = [_needle(i) for i in range(len(DEPTHS))]
         for depth, (sentence, _, _) in sorted(zip(DEPTHS, needles_, strict=True), reverse=True):
             at = min(len(lines), int(depth * len(lines)))
             lines.insert(at, sentence)
-        home = WORK / f"needles-{size}"
+        home = WORK / f"needles2-{size}"
         ws = _workspace(home, **{"model.n_ctx": 4096, "model.max_answer_tokens": 48})
         project = ws.project("needles", create=True)
         doc = home / f"haystack-{size}.txt"
         if not doc.exists():
             doc.write_text("\n".join(lines))
+        t0 = time.perf_counter()
         list(ws.ingest(project, [doc], background_index=False))
-        _index(ws, project, tree=False)
+        ingest_s = time.perf_counter() - t0
         store = project.open()
         settings = ws.settings_for(project)
+        ws.embedder()
         retriever = ws.retriever(store, settings)
         found = 0
         for sentence, question, _ in needles_:
             got = retriever(question, budget=2048, count=_count, exclude=frozenset())
             found += any(sentence in " ".join(i.text.split()) for i in got.items)
+        para_found, para_missed = 0, []
+        latencies = []
+        for fact, question in PARAPHRASES:
+            t = time.perf_counter()
+            got = retriever(question, budget=2048, count=_count, exclude=frozenset())
+            latencies.append(time.perf_counter() - t)
+            hit = any(fact in " ".join(i.text.split()) for i in got.items)
+            para_found += hit
+            if not hit:
+                para_missed.append(question)
         store.close()
         correct, asked = 0, 0
         for i in range(0, len(needles_), max(1, len(needles_) // answer_sample))[:answer_sample]:
@@ -297,17 +437,47 @@ def needles(
             asked += 1
             correct += code in answer.text
         ws.close()
+        latencies.sort()
         out[str(size)] = {
             "tokens": size,
             "needles": len(needles_),
             "recall": found / len(needles_),
+            "paraphrased": len(PARAPHRASES),
+            "paraphrased_recall": para_found / len(PARAPHRASES),
+            "paraphrased_missed": para_missed,
+            "ingest_s": ingest_s,
+            "retrieve_p50_ms": 1000 * latencies[len(latencies) // 2],
             "answers_correct": correct,
             "answers_asked": asked,
         }
-        rows.append([f"{size:,}", f"{found}/{len(needles_)}", f"{correct}/{asked}"])
-        print(f"  needles {size:,}: {found}/{len(needles_)} in context", flush=True)
-    print("\nNeedles (depths 0-100% in 10% steps; hybrid retrieval, 2,048-token budget)")
-    _table(["haystack tokens", "needle in context", "answer correct (sampled)"], rows)
+        rows.append(
+            [
+                f"{size:,}",
+                f"{found}/{len(needles_)}",
+                f"{para_found}/{len(PARAPHRASES)}",
+                f"{correct}/{asked}",
+                f"{ingest_s:.0f}",
+            ]
+        )
+        print(
+            f"  needles {size:,}: {found}/{len(needles_)} literal, "
+            f"{para_found}/{len(PARAPHRASES)} paraphrased in context",
+            flush=True,
+        )
+    print(
+        "\nNeedles right after `ingest` (literal: depths 0-100% in 10% steps; paraphrased: no "
+        "content word shared with the question; hybrid retrieval, 2,048-token budget)"
+    )
+    _table(
+        [
+            "haystack tokens",
+            "literal in context",
+            "paraphrased in context",
+            "answer correct (sampled)",
+            "ingest s",
+        ],
+        rows,
+    )
     results["needles"] = out
 
 
