@@ -21,8 +21,9 @@ sentence is cut into `max_words`-word pieces.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["DEFAULT_WINDOW_WORDS", "sentence_windows"]
+__all__ = ["DEFAULT_WINDOW_WORDS", "sentence_windows", "window_texts"]
 
 DEFAULT_WINDOW_WORDS = 48  # ~64 MiniLM wordpieces of English prose
 
@@ -67,3 +68,17 @@ def sentence_windows(text: str, *, max_words: int = DEFAULT_WINDOW_WORDS) -> lis
     if cur_words:
         out.append((cur_start, cur_end))
     return out
+
+
+def window_texts(
+    text: str, heading_path: Sequence[str] = (), *, max_words: int = DEFAULT_WINDOW_WORDS
+) -> list[str]:
+    """What is embedded for a chunk: its sentence windows, the heading path ("A > B: ")
+    prefixed to the first (as `chunk_input` does for a whole chunk). A chunk with no words
+    gets one window of its raw text, so every chunk has at least one vector."""
+    spans = sentence_windows(text, max_words=max_words)
+    pieces = [text[a:b] for a, b in spans] or [text]
+    heads = [h.strip() for h in heading_path if h and h.strip()]
+    if heads:
+        pieces[0] = f"{' > '.join(heads)}: {pieces[0]}"
+    return pieces

@@ -64,7 +64,8 @@ _PATTERNS: Final[tuple[tuple[SymbolKind, re.Pattern[str]], ...]] = (
     (
         "function",
         re.compile(
-            r"^\s*(?:[A-Za-z_][\w:<>,\s\*&\[\]]*?[\s\*&])"
+            r"^\s*(?!(?:return|else|throw|yield|await|new|delete|case|goto)\b)"
+            r"(?:[A-Za-z_][\w:<>,\s\*&\[\]]*?[\s\*&])"
             r"(?!(?:if|for|while|switch|return|else|sizeof|catch|new|delete)\b)"
             r"([A-Za-z_]\w*)\s*\([^;{}]*\)\s*(?:const\s*)?(?:\{|$)"
         ),
