@@ -97,7 +97,7 @@ def _load(kind: str, cache: str) -> object:
         return TorchMiniLM()
     if kind == "numpy":
         return NumpyMiniLM()
-    from engine.onnx_minilm import OnnxMiniLM
+    from engine.index.embed.minilm_onnx import OnnxMiniLM
 
     return OnnxMiniLM(Path(cache), quantize=kind == "onnx-int8")
 
@@ -108,7 +108,7 @@ def worker_model(
     import numpy as np
 
     from engine.index.embed import embed_texts
-    from engine.passages import sentence_windows
+    from engine.index.embed.windows import sentence_windows
 
     chunks = json.loads(Path(chunks_file).read_text())
     t0 = time.perf_counter()

@@ -356,7 +356,7 @@ PARAPHRASES = [
 def _check_paraphrases() -> None:
     """Fail loudly if a question shares any indexed word (stemmed, as BM25 sees it) with
     its fact."""
-    from engine.lexical import analyze
+    from engine.index.lexical import analyze
 
     for fact, question in PARAPHRASES:
         shared = set(analyze(fact)[0]) & set(analyze(question)[0])

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.passages import sentence_windows, window_texts
-from engine.symbols import definitions, identifiers, split_identifier
+from engine.index.embed.windows import sentence_windows, window_texts
+from engine.index.symbols import definitions, identifiers, split_identifier
 
 
 # ---------------------------------------------------------------------------- windows

@@ -9,7 +9,7 @@ Why. A question that names a function ("where is `embed_pending` defined?") matc
 line that calls it as well as the definition, and BM25 prefers the chunk with the most calls;
 a question that describes one ("which function parses the config file?") shares no token with
 `parse_config_file` at all, since `\\w+` keeps the name whole. Indexing, per chunk, the names
-it defines and the words they are made of (engine/lexical.py's `symbols` variant) lets both
+it defines and the words they are made of (engine/index/lexical.py's `symbols` variant) lets both
 questions find the definition, and the chunk's line range is the `file:line` citation.
 
 The patterns are deliberately plain (no parser per language): a definition is a line whose

