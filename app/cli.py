@@ -138,12 +138,22 @@ def projects_cmd(as_json: bool) -> None:
 @click.option(
     "--chunk-tokens", type=int, default=None, help="Largest chunk in tokens (default 400)."
 )
+@click.option(
+    "--no-embed",
+    is_flag=True,
+    help="Skip embedding (keyword search only until `tomes index` runs).",
+)
 @_friendly
-def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) -> None:
+def ingest_cmd(
+    paths: tuple[Path, ...], project: str, chunk_tokens: int | None, no_embed: bool
+) -> None:
     """Add files, folders (honoring .gitignore) or .zip archives to a project.
 
-    Prints one line per file: ok, unchanged, replaced, skipped or failed with the reason.
-    Exits with status 1 if any file failed; the others are still added.
+    Prints one line per file: ok, unchanged, replaced, skipped or failed with the reason,
+    then builds the keyword index and embeds what was added (with progress; `--no-embed`
+    skips that), so the first question has dense search. Ctrl-C while embedding keeps what
+    was embedded; `tomes index` finishes it. Exits with status 1 if any file failed; the
+    others are still added.
     """
     from engine import Workspace
 
@@ -173,9 +183,25 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
             if event.reason:
                 line += f": {event.reason}"
             click.echo(line, err=event.failed)
+        embedded = False
         if counts.get("added", 0) + counts.get("replaced", 0):
             for step in workspace.build_keywords(proj):
                 status.show(f"{_bar(step.done, step.total)} keyword index")
+            if not no_embed and workspace.settings_for(proj).ingest.embed:
+                try:
+                    for step in workspace.build_embeddings(proj):
+                        status.show(f"{_bar(step.done, step.total)} embedding passages")
+                        embedded = True
+                except KeyboardInterrupt:
+                    status.clear()
+                    click.echo(
+                        "Embedding stopped; what was embedded is kept. "
+                        f"Run `tomes index --project {proj.name!r}` to finish it.",
+                        err=True,
+                    )
+                    sys.exit(130)
+                if not embedded and (problem := workspace.embedder_problem):
+                    click.echo(problem, err=True)
     finally:
         status.clear()
         workspace.close()
@@ -187,9 +213,10 @@ def ingest_cmd(paths: tuple[Path, ...], project: str, chunk_tokens: int | None) 
     )
     click.echo(summary, err=True)
     if ok:
+        what = "the summary tree" if embedded else "embeddings and the summary tree"
         click.echo(
-            f"Ask now, or run `tomes index --project {proj.name!r}` to add embeddings and the "
-            "summary tree (better recall and whole-document answers).",
+            f"Ask now, or run `tomes index --project {proj.name!r}` to add {what} "
+            "(better recall and whole-document answers).",
             err=True,
         )
     if counts.get("failed"):

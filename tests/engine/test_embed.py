@@ -147,11 +147,16 @@ def test_import_does_not_import_torch() -> None:
 def test_load_embedder_falls_back_and_explains() -> None:
     code = """
 import sys
+import tempfile
 sys.modules["torch"] = None  # as in the torch-less desktop bundle
 from engine.index.embed.minilm_numpy import NumpyMiniLM
+from engine.index.embed.minilm_onnx import OnnxMiniLM
 from engine.index.embed import load_embedder
 from engine.errors import BackendUnavailable
-assert isinstance(load_embedder(), NumpyMiniLM)
+cache = tempfile.mkdtemp()
+assert isinstance(load_embedder(cache_dir=cache), OnnxMiniLM)
+sys.modules["onnxruntime"] = None  # no ONNX Runtime: the numpy forward pass
+assert isinstance(load_embedder(cache_dir=tempfile.mkdtemp()), NumpyMiniLM)
 try:
     load_embedder(prefer="torch")
 except BackendUnavailable as exc:
@@ -160,7 +165,7 @@ else:
     raise AssertionError("torch loaded without torch")
 sys.modules["safetensors.numpy"] = None  # and now numpy's needs are missing too
 try:
-    load_embedder()
+    load_embedder(cache_dir=tempfile.mkdtemp())
 except BackendUnavailable as exc:
     assert "safetensors" in str(exc) and "TOMES_RETRIEVAL_EMBEDDINGS=false" in str(exc), exc
 else:
