@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.errors import StoreError
-from engine.index.lexical import LexicalIndex
+from engine.index.lexical import LexicalIndex, asked_definitions
 from engine.index.tree.read import TreeReader
 from engine.qa.fusion import Fusion, rrf, score_fusion
 from engine.qa.intent import Route, classify, is_identity
@@ -91,6 +91,9 @@ class Modes:
     tree: bool = True
 
 
+_DEFINITIONS = 5  # symbol hits checked for a definition the question asks for
+
+
 class HybridRetriever(Retriever):
     """BM25 + dense over chunks and tree nodes, fused; whole-corpus questions read the tree."""
 
@@ -158,11 +161,13 @@ class HybridRetriever(Retriever):
         n = self.candidates * (3 if broad else 1)
         rankings: list[list[tuple[ItemRef, float]]] = []
         chunk_hits: dict[str, StoredChunk] = {}
+        symbol_hits: list[tuple[str, float]] = []
         if self.modes.bm25:
             ranked = None
             if self.lexical is not None and self.lexical.is_current(self.store):
                 ranked = self.lexical.search(question, k=n, doc_ids=self.scope)
-            if ranked is not None:  # stemmed and exact-word BM25 (engine/lexical.py)
+            if ranked is not None:  # stemmed, exact-word and symbol BM25 (index/lexical.py)
+                symbol_hits = ranked.get("symbol", [])
                 for hits_ in ranked.values():
                     rankings.append([(ItemRef.chunk(cid), score) for cid, score in hits_])
             else:  # not built yet: FTS5 answers from the moment ingest ends
@@ -214,7 +219,30 @@ class HybridRetriever(Retriever):
             at = next((i for i, item in enumerate(out) if item.chunk_id == head.id), None)
             item = out.pop(at) if at is not None else chunk_item(head, 0.0)
             out.insert(min(1, len(out)), item)
+        if not broad:
+            out = self._definitions_first(question, symbol_hits, chunk_hits, out)
         return out
+
+    def _definitions_first(
+        self,
+        question: str,
+        symbol_hits: Sequence[tuple[str, float]],
+        chunk_hits: dict[str, StoredChunk],
+        out: list[ContextItem],
+    ) -> list[ContextItem]:
+        """Chunks defining a symbol the question asks for (by name, or by every word of its
+        name) go first, best symbol match first: a question naming a function wants its
+        definition, which plain BM25 ranks below the chunks that call it most often."""
+        first: list[str] = []
+        for cid, _ in symbol_hits[:_DEFINITIONS]:
+            chunk = chunk_hits.get(cid)
+            if chunk is not None and asked_definitions(question, chunk.text):
+                first.append(cid)
+        if not first:
+            return out
+        at = {item.chunk_id: item for item in out}
+        lead = [at[cid] for cid in first if cid in at]
+        return lead + [item for item in out if item.chunk_id not in set(first)]
 
     def _heads(self, question: str, ordered: Sequence[tuple[ItemRef, float]]) -> list[StoredChunk]:
         """First chunks of the documents an identity question is most likely about."""

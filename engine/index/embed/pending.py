@@ -3,11 +3,12 @@ a current one, batch by batch, resumable and cancellable.
 
 What is stored (rows in `engine.store.vectors`): one row per (kind, ref, model), float32
 L2-normalized vectors and a short sha1 of the exact text embedded. With `unit="windows"` (the
-workspace's default, `retrieval.dense_unit`) a chunk's row holds one vector per sentence window (engine.index.embed.windows),
-preceded, when there are several, by their word-weighted mean: a `VectorIndex` scores the
-chunk by the best of them, so a one-sentence fact is not diluted by the rest of its chunk and
-a clause spread over several sentences still matches as a whole. Such rows are stored under
-`vector_model(model_id, "windows")`, never mixed with one-vector-per-chunk rows.
+workspace's default, `retrieval.dense_unit`) a chunk's row holds one vector per sentence
+window (engine.index.embed.windows), preceded, when there are several, by their word-weighted
+mean: a `VectorIndex` scores the chunk by the best of them, so a one-sentence fact is not
+diluted by the rest of its chunk and a clause spread over several sentences still matches as
+a whole. Such rows are stored under `vector_model(model_id, "windows")`, never mixed with
+one-vector-per-chunk rows.
 
 A node rewritten since it was embedded has a different hash and is embedded again; a chunk's
 text never changes under its id (ids are content addressed: document sha256 + ordinal), so
