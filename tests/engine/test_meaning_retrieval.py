@@ -194,9 +194,7 @@ def test_a_symbol_question_finds_the_definition_first(
     first = items[0] if items[0].key == "c1" else next(i for i in items if i.key == "c1")
     assert first.document.endswith("config.py"), [i.document for i in items]
     if name == "DEFAULT_TIMEOUT_SECONDS":
-        line = next(
-            n for n, text in enumerate(_CONFIG.split("\n"), 1) if text.startswith(name)
-        )
+        line = next(n for n, text in enumerate(_CONFIG.split("\n"), 1) if text.startswith(name))
     else:
         line = _config_line(name)
     assert first.locator.line_start is not None and first.locator.line_end is not None
