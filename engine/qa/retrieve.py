@@ -1,10 +1,14 @@
 """Find the context for a question.
 
-Specific questions: keyword search (FTS5 BM25) and dense embeddings over chunks AND summary
-nodes of every level (the "collapsed tree"), fused by reciprocal-rank fusion. A summary node that
-ranks well is expanded into its best-matching leaf chunks, so the model reads original text and
-citations point at exact pages and lines. The items that fit the budget are ordered with the
-best at both ends (lost-in-the-middle).
+Specific questions: keyword search (BM25 over stemmed words, exact words and defined code
+symbols; FTS5 until that index exists) and dense embeddings (a chunk scored by its best
+sentence window) over chunks AND summary nodes of every level (the "collapsed tree"), fused
+by normalized score (or reciprocal rank). Then three placement rules: the dense leg's best
+chunk keeps second place (a paraphrasing question shares no word with its evidence), an
+identity question's document head goes second, and a chunk defining a symbol the question
+asks for goes first. A summary node that ranks well is expanded into its best-matching leaf
+chunks, so the model reads original text and citations point at exact pages and lines. The
+items that fit the budget are ordered with the best at both ends (lost-in-the-middle).
 
 Whole-corpus questions ("summarize…", "compare A and B", "what does this codebase do") are
 routed to the top of the tree: the corpus root, document roots and the levels below them, as far
