@@ -139,15 +139,18 @@ def projects_cmd(as_json: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------- ingest
-def _read_scans(workspace: Any, proj: Any, status: _Status) -> None:
+def _read_scans(workspace: Any, proj: Any, status: _Status) -> int:
     """OCR the project's unread scanned pages, one stderr line per page (on a terminal: a
-    progress bar, and a line only for pages that need attention)."""
+    progress bar, and a line only for pages that need attention); returns how many pages
+    were read."""
     from ingest.ocr import OcrUnavailable
 
+    read = 0
     try:
         for step in workspace.read_scans(proj):
             if not step.page:
                 continue
+            read += 1
             where = f"{step.document} p. {step.page}"
             status.show(f"{_bar(step.done, step.total)} reading scanned pages ({where})")
             note = step.error or {
@@ -162,6 +165,7 @@ def _read_scans(workspace: Any, proj: Any, status: _Status) -> None:
     except OcrUnavailable as exc:
         status.clear()
         click.echo(f"ocr       scanned pages not read: {exc}", err=True)
+    return read
 
 
 @cli.command("ingest")
@@ -181,6 +185,11 @@ def _read_scans(workspace: Any, proj: Any, status: _Status) -> None:
     is_flag=True,
     help="Do not read scanned pages now (the app's background job reads them later).",
 )
+@click.option(
+    "--no-embed",
+    is_flag=True,
+    help="Skip embedding (keyword search only until `tomes index` runs).",
+)
 @_friendly
 def ingest_cmd(
     paths: tuple[Path, ...],
@@ -188,13 +197,16 @@ def ingest_cmd(
     chunk_tokens: int | None,
     workers: int | None,
     no_ocr: bool,
+    no_embed: bool,
 ) -> None:
     """Add files, folders (honoring .gitignore) or .zip archives to a project.
 
     Prints one line per file: ok, unchanged, replaced, skipped or failed with the reason.
     Scanned pages (PDF pages without text, image files) are then read with OCR, with
-    progress per page on stderr, unless --no-ocr. Exits with status 1 if any file failed;
-    the others are still added.
+    progress per page on stderr, unless --no-ocr. Then it builds the keyword index and
+    embeds what was added (with progress; `--no-embed` skips that), so the first question
+    has dense search. Ctrl-C while embedding keeps what was embedded; `tomes index`
+    finishes it. Exits with status 1 if any file failed; the others are still added.
     """
     from engine import Workspace
 
@@ -226,11 +238,29 @@ def ingest_cmd(
             if event.reason:
                 line += f": {event.reason}"
             click.echo(line, err=event.failed)
+        read = 0
         if not no_ocr and workspace.settings_for(proj).ocr.enabled:
-            _read_scans(workspace, proj, status)
-        if counts.get("added", 0) + counts.get("replaced", 0):
+            read = _read_scans(workspace, proj, status)
+        embedded = False
+        # Pages read by OCR are new chunks too (also those left by an earlier --no-ocr run).
+        if counts.get("added", 0) + counts.get("replaced", 0) + read:
             for step in workspace.build_keywords(proj):
                 status.show(f"{_bar(step.done, step.total)} keyword index")
+            if not no_embed and workspace.settings_for(proj).ingest.embed:
+                try:
+                    for step in workspace.build_embeddings(proj):
+                        status.show(f"{_bar(step.done, step.total)} embedding passages")
+                        embedded = True
+                except KeyboardInterrupt:
+                    status.clear()
+                    click.echo(
+                        "Embedding stopped; what was embedded is kept. "
+                        f"Run `tomes index --project {proj.name!r}` to finish it.",
+                        err=True,
+                    )
+                    sys.exit(130)
+                if not embedded and (problem := workspace.embedder_problem):
+                    click.echo(problem, err=True)
     finally:
         status.clear()
         workspace.close()
@@ -242,9 +272,10 @@ def ingest_cmd(
     )
     click.echo(summary, err=True)
     if ok:
+        what = "the summary tree" if embedded else "embeddings and the summary tree"
         click.echo(
-            f"Ask now, or run `tomes index --project {proj.name!r}` to add embeddings and the "
-            "summary tree (better recall and whole-document answers).",
+            f"Ask now, or run `tomes index --project {proj.name!r}` to add {what} "
+            "(better recall and whole-document answers).",
             err=True,
         )
     if counts.get("failed"):

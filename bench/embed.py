@@ -1,4 +1,4 @@
-"""Embedding benchmark: all-MiniLM-L6-v2 on torch vs plain numpy, one and two windows per chunk.
+"""Embedding benchmark: all-MiniLM-L6-v2 on torch, plain numpy and ONNX Runtime (fp32, int8).
 
     .venv/bin/python -m bench.embed [--chunks 200] [--repeat 2] [--rounds 2]
 
@@ -34,6 +34,7 @@ BENCH = Path(os.environ.get("TOMES_BENCH_DIR", ROOT.parent / "shared" / "bench")
 OUT = ROOT / "bench" / "results" / "embed.json"
 CHUNK_TOKENS = 400
 BATCH = 32  # embed_pending's default batch
+BACKENDS = ("torch", "numpy", "onnx", "onnx-int8")
 
 
 def _peak_mb() -> float:
@@ -88,19 +89,34 @@ def make_chunks(n: int) -> tuple[list[str], str]:
 
 
 # ---------------------------------------------------------------------------------- workers
-def worker_model(kind: str, chunks_file: str, repeat: int, vectors_out: str) -> dict[str, object]:
-    import numpy as np
-
-    chunks = json.loads(Path(chunks_file).read_text())
-    t0 = time.perf_counter()
-    from engine.index.embed import embed_texts
+def _load(kind: str, cache: str) -> object:
     from engine.index.embed.minilm_numpy import NumpyMiniLM
     from engine.index.embed.minilm_torch import TorchMiniLM
 
-    emb = TorchMiniLM() if kind == "torch" else NumpyMiniLM()
+    if kind == "torch":
+        return TorchMiniLM()
+    if kind == "numpy":
+        return NumpyMiniLM()
+    from engine.index.embed.minilm_onnx import OnnxMiniLM
+
+    return OnnxMiniLM(Path(cache), quantize=kind == "onnx-int8")
+
+
+def worker_model(
+    kind: str, chunks_file: str, repeat: int, vectors_out: str, cache: str
+) -> dict[str, object]:
+    import numpy as np
+
+    from engine.index.embed import embed_texts
+    from engine.index.embed.windows import sentence_windows
+
+    chunks = json.loads(Path(chunks_file).read_text())
+    t0 = time.perf_counter()
+    emb = _load(kind, cache)
     load_s = time.perf_counter() - t0
     embed_texts(emb, chunks[:8], windows=2)  # warm up (thread pools, allocator)
     wordpieces = [sum(n for _, n in emb.windows(c, limit=100)) for c in chunks]
+    windows = [[c[a:b] for a, b in sentence_windows(c)] for c in chunks]
     out: dict[str, object] = {
         "backend": kind,
         "load_s": round(load_s, 3),
@@ -108,20 +124,25 @@ def worker_model(kind: str, chunks_file: str, repeat: int, vectors_out: str) -> 
         "with_second_window": round(
             sum(len(emb.windows(c, limit=2)) > 1 for c in chunks) / len(chunks), 3
         ),
+        "sentence_windows_mean": round(sum(map(len, windows)) / len(windows), 1),
     }
-    best = {1: float("inf"), 2: float("inf")}
+    best = {"w1": float("inf"), "w2": float("inf"), "sw": float("inf")}
     for _ in range(repeat):
-        for windows in (1, 2):  # alternate, so a burst of outside load hits both alike
+        for mode in best:  # alternate, so a burst of outside load hits every mode alike
             t = time.perf_counter()
-            vecs = [
-                embed_texts(emb, chunks[i : i + BATCH], windows=windows)
-                for i in range(0, len(chunks), BATCH)
-            ]
-            best[windows] = min(best[windows], time.perf_counter() - t)
-            if windows == 2:
-                np.save(vectors_out, np.concatenate(vecs))
-    for windows, seconds in best.items():
-        out[f"chunks_per_s_w{windows}"] = round(len(chunks) / seconds, 2)
+            if mode == "sw":  # every sentence window of every chunk, BATCH chunks a call
+                for i in range(0, len(chunks), BATCH):
+                    emb.embed([w for ws in windows[i : i + BATCH] for w in ws])
+            else:
+                vecs = [
+                    embed_texts(emb, chunks[i : i + BATCH], windows=int(mode[1]))
+                    for i in range(0, len(chunks), BATCH)
+                ]
+                if mode == "w2":
+                    np.save(vectors_out, np.concatenate(vecs))
+            best[mode] = min(best[mode], time.perf_counter() - t)
+    for mode, seconds in best.items():
+        out[f"chunks_per_s_{mode}"] = round(len(chunks) / seconds, 2)
     out["peak_rss_mb"] = round(_peak_mb(), 1)
     return out
 
@@ -246,8 +267,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
-        if kind in ("torch", "numpy"):
-            result = worker_model(kind, rest[0], int(rest[1]), rest[2])
+        if kind in BACKENDS:
+            result = worker_model(kind, rest[0], int(rest[1]), rest[2], rest[3])
         elif kind == "pending":
             result = worker_pending(rest[0], rest[1])
         else:
@@ -264,13 +285,22 @@ def main() -> None:
         chunks_file.write_text(json.dumps(chunks))
         rows: dict[str, dict[str, object]] = {}
         for _ in range(args.rounds):  # alternate backends too; keep each one's best
-            for kind in ("torch", "numpy"):
+            for kind in BACKENDS:
                 row = _run_worker(
-                    [kind, str(chunks_file), str(args.repeat), str(Path(tmp) / f"{kind}.npy")]
+                    [
+                        kind,
+                        str(chunks_file),
+                        str(args.repeat),
+                        str(Path(tmp) / f"{kind}.npy"),
+                        str(Path(tmp) / "onnx-cache"),
+                    ]
                 )
                 rows[kind] = _best(rows.get(kind), row)
-        a, b = np.load(Path(tmp) / "torch.npy"), np.load(Path(tmp) / "numpy.npy")
-        cosines = np.sum(a * b, axis=1)
+        ref = np.load(Path(tmp) / "torch.npy")
+        parity = {}
+        for kind in BACKENDS[1:]:
+            cos = np.sum(ref * np.load(Path(tmp) / f"{kind}.npy"), axis=1)
+            parity[kind] = {"min_cosine": float(cos.min()), "mean_cosine": float(cos.mean())}
         pending_row = _run_worker(["pending", str(chunks_file), tmp])
         index_row = _run_worker(["index", tmp, str(args.index_vectors)])
 
@@ -284,7 +314,7 @@ def main() -> None:
         },
         "corpus": {"source": source, "chunks": len(chunks), "cl100k_tokens": CHUNK_TOKENS},
         "backends": rows,
-        "parity_w2": {"min_cosine": float(cosines.min()), "mean_cosine": float(cosines.mean())},
+        "parity_w2_vs_torch": parity,
         "embed_pending_numpy_w2": pending_row,
         "vector_index": index_row,
     }
@@ -303,16 +333,19 @@ def main() -> None:
     )
     print()
     print(
-        f"{'backend':<8} {'load s':>7} {'w=1 ch/s':>9} {'w=2 ch/s':>9} {'w2 cost':>8} {'RSS MB':>7}"
+        f"{'backend':<10} {'load s':>7} {'w=1 ch/s':>9} {'w=2 ch/s':>9} {'windows ch/s':>13} "
+        f"{'vs numpy w=2':>13} {'RSS MB':>7} {'cos vs torch':>13}"
     )
+    base = float(rows["numpy"]["chunks_per_s_w2"])  # type: ignore[arg-type]
     for kind, r in rows.items():
-        w1, w2 = float(r["chunks_per_s_w1"]), float(r["chunks_per_s_w2"])  # type: ignore[arg-type]
+        w1, w2, sw = (float(r[f"chunks_per_s_{m}"]) for m in ("w1", "w2", "sw"))  # type: ignore[arg-type]
+        cos = f"{parity[kind]['min_cosine']:.4f}" if kind in parity else "(reference)"
         print(
-            f"{kind:<8} {r['load_s']:>7} {w1:>9.1f} {w2:>9.1f} {w1 / w2 - 1:>7.0%} "
-            f"{r['peak_rss_mb']:>7}"
+            f"{kind:<10} {r['load_s']:>7} {w1:>9.1f} {w2:>9.1f} {sw:>13.1f} "
+            f"{max(w2, sw) / base:>12.2f}x {r['peak_rss_mb']:>7} {cos:>13}"
         )
+    print("(windows = every sentence window of each chunk, ~48 words each; cos = min over chunks)")
     print()
-    print(f"numpy vs torch cosine (windows=2): min {cosines.min():.6f}, mean {cosines.mean():.6f}")
     print(
         f"embed_pending (numpy, w=2, real store): {pending_row['chunks_per_s']} chunks/s, "
         f"peak RSS {pending_row['peak_rss_mb']} MB"

@@ -34,6 +34,17 @@ BENCH = Path(os.environ.get("TOMES_BENCH_DIR", ROOT.parent / "shared" / "bench")
 WORK = Path(os.environ.get("TOMES_BENCH_WORK", ROOT / "bench" / ".work"))
 OUT = ROOT / "bench" / "results" / "quality.json"
 BUDGETS = [512, 1024, 2048, 4096]
+# Which embedder and dense unit the run measures (--embedder, --dense-unit); every built
+# project is kept per variant, so variants are compared on identical ingests.
+DENSE: dict[str, str] = {"retrieval.embedder": "auto", "retrieval.dense_unit": "windows"}
+
+
+def _dense_overrides() -> dict[str, str]:
+    return dict(DENSE)
+
+
+def _variant() -> str:
+    return f"{DENSE['retrieval.embedder']}-{DENSE['retrieval.dense_unit']}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -102,13 +113,14 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
     norm, min_cover_end = _peer_scorer()
     records = [json.loads(line) for line in qa.read_text().splitlines() if line.strip()]
     overlap = max(10, chunk_tokens // 10)
-    home = WORK / ("cuad-home" if chunk_tokens == 400 else f"cuad-home-{chunk_tokens}")
+    home = WORK / f"cuad-{chunk_tokens}-{_variant()}"
     ws = _workspace(
         home,
         **{
             "memory.mode": "extractive",
             "ingest.chunk_tokens": chunk_tokens,
             "ingest.overlap_tokens": overlap,
+            **_dense_overrides(),
         },
     )
     project = ws.project("cuad", create=True)
@@ -132,6 +144,9 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
         for b in BUDGETS
         for a in accountings
     }
+    # per category, hybrid mode, lawyer form, text accounting: hits at 2k, and for each miss
+    # where the gold went (its best chunk's rank in the ranking, or "not ranked")
+    per_cat: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
     for r in records:
         doc_id = doc_by_name[Path(r["pdf_file"]).name]
@@ -156,8 +171,19 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
                     for acc in accountings:
                         items = pack(ranked, budget, count=_count, headers=acc == "headers")
                         text = norm("\n\n".join(i.text for i in items))
-                        if any(min_cover_end(g, text) is not None for g in golds):
-                            hits[mode, form, budget, acc] += 1
+                        found = any(min_cover_end(g, text) is not None for g in golds)
+                        hits[mode, form, budget, acc] += found
+                        if (mode, form, budget, acc) == ("hybrid", "lawyer", 2048, "text"):
+                            _track_category(
+                                per_cat,
+                                r["category"],
+                                found,
+                                ranked,
+                                golds,
+                                norm,
+                                min_cover_end,
+                                _count,
+                            )
     elapsed = time.perf_counter() - t0
     store.close()
     ws.close()
@@ -181,9 +207,11 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
             f"contract per question, peer scorer (LCS >= 50% of a gold span); {title}"
         )
         _table(["system", "query", *map(str, BUDGETS)], rows)
+    _print_categories(per_cat)
     per_query = 1000 * elapsed / (n * len(modes) * 2)
-    print(f"retrieval time: {per_query:.1f} ms per query; index: {index_s}")
+    print(f"retrieval time: {per_query:.1f} ms per query; index: {index_s} ({_variant()})")
     key = "cuad" if chunk_tokens == 400 else f"cuad_chunks_{chunk_tokens}"
+    key = f"{key}/{_variant()}"
     results[key] = {
         "questions": n,
         "chunk_tokens": chunk_tokens,
@@ -191,7 +219,54 @@ def cuad(results: dict[str, Any], *, tree: bool = True, chunk_tokens: int = 400)
         "peer_pct": peer,
         "index_s": index_s,
         "budget_counts": "header lines and text of every packed item (cl100k tokens)",
+        "hybrid_lawyer_2k_by_category": per_cat,
     }
+
+
+def _track_category(
+    per_cat: dict[str, dict[str, Any]],
+    category: str,
+    found: bool,
+    ranked: Sequence[Any],
+    golds: Sequence[str],
+    norm: Callable[[str], str],
+    min_cover_end: Callable[[str, str], int | None],
+    count: Callable[[str], int],
+) -> None:
+    """Count a question's hit or miss under its category; for a miss, record where the gold
+    was: the rank of the first candidate holding it and the tokens ranked above it."""
+    row = per_cat.setdefault(category, {"questions": 0, "hits": 0, "misses": []})
+    row["questions"] += 1
+    if found:
+        row["hits"] += 1
+        return
+    tokens = 0
+    for rank, item in enumerate(ranked):
+        if any(min_cover_end(g, norm(item.text)) is not None for g in golds):
+            row["misses"].append({"rank": rank, "tokens_above": tokens})
+            return
+        tokens += count(item.text)
+    # not in any single candidate: never ranked, or spread over two chunks
+    row["misses"].append({"rank": None, "tokens_above": None})
+
+
+def _print_categories(per_cat: dict[str, dict[str, Any]]) -> None:
+    rows = []
+    for cat, row in sorted(per_cat.items(), key=lambda kv: kv[1]["hits"] / kv[1]["questions"]):
+        ranks = [m["rank"] for m in row["misses"] if m["rank"] is not None]
+        unranked = sum(m["rank"] is None for m in row["misses"])
+        rows.append(
+            [
+                cat,
+                row["questions"],
+                f"{100.0 * row['hits'] / row['questions']:.0f}%",
+                len(row["misses"]),
+                ",".join(str(r) for r in sorted(ranks)) or "-",
+                unranked,
+            ]
+        )
+    print("\nCUAD per category (hybrid, lawyer questions, 2k budget, text accounting)")
+    _table(["category", "n", "recall", "misses", "miss ranks", "not in one candidate"], rows)
 
 
 def _peer_results() -> dict[str, dict[str, list[float]]]:
@@ -252,6 +327,76 @@ def _haystack_text() -> str | None:
     return "\n\n".join(parts)
 
 
+# One-sentence facts and questions that paraphrase them with no content word in common (the
+# check below enforces it with the keyword index's own analyzer), planted at sentence
+# boundaries. Written for this bench, about nothing the haystack (essays, the R manual) is about.
+PARAPHRASES = [
+    (
+        "The physician told the sailor to drink more water after the voyage.",
+        "What did the doctor advise the seaman to consume following the trip?",
+    ),
+    (
+        "Our grandmother bought a small cottage beside the lake in 1962.",
+        "In which year did the elderly relative purchase a tiny house near the pond?",
+    ),
+    (
+        "The pilot landed the aircraft safely despite the thunderstorm.",
+        "Did the aviator bring the airplane down without harm in spite of the tempest?",
+    ),
+    (
+        "Marta's dog was terrified of the vacuum cleaner.",
+        "What home appliance scared the hound?",
+    ),
+    (
+        "The automobile factory closed after the workers went on strike.",
+        "Why was the car manufacturing plant shut?",
+    ),
+    (
+        "The chef burned the bread because the oven was too hot.",
+        "Why did the cook scorch the loaf?",
+    ),
+    (
+        "Every spring the river floods the meadow near the monastery.",
+        "When does the stream overflow the field by the abbey?",
+    ),
+    (
+        "The student forgot her violin on the train to Vienna.",
+        "Which instrument did the pupil leave behind on the railway journey?",
+    ),
+]
+
+
+def _check_paraphrases() -> None:
+    """Fail loudly if a question shares any indexed word (stemmed, as BM25 sees it) with
+    its fact."""
+    from engine.index.lexical import analyze
+
+    for fact, question in PARAPHRASES:
+        shared = set(analyze(fact)[0]) & set(analyze(question)[0])
+        if shared:
+            raise SystemExit(f"paraphrase needle shares {sorted(shared)}: {question!r}")
+
+
+def _plant_sentences(text: str, facts: Sequence[tuple[float, str]]) -> str:
+    """Insert each fact as its own sentence at the sentence end nearest its depth (0..1)."""
+    import re
+
+    end = re.compile(r"[.!?]\s+")
+    for depth, fact in sorted(facts, reverse=True):
+        m = end.search(text, int(depth * len(text)))
+        if m is None:  # past the last sentence end: a sentence of its own at the very end
+            text = f"{text.rstrip()} {fact}"
+        else:
+            text = f"{text[: m.end()]}{fact} {text[m.end() :]}"
+    return text
+
+
+def _context(retriever: Any, question: str) -> str:
+    """The 2k-token context a question gets, white space normalized."""
+    got = retriever(question, budget=2048, count=_count, exclude=frozenset())
+    return " ".join(" ".join(i.text.split()) for i in got.items)
+
+
 def needles(
     results: dict[str, Any], *, sizes: Sequence[int] = NEEDLE_SIZES, answer_sample: int = 3
 ) -> None:
@@ -259,6 +404,7 @@ def needles(
     if text is None:
         print("needles: data not found (niah_essays/ and pdfs/fullrefman.pdf)")
         return
+    _check_paraphrases()
     from ingest.tokens import cl100k
 
     tok = cl100k()
@@ -268,47 +414,100 @@ def needles(
         if len(ids) < size:
             print(f"needles: haystack has only {len(ids):,} tokens; skipping {size:,}")
             continue
-        hay = tok.decode(ids[:size])
+        depths = [i / (len(PARAPHRASES) - 1) for i in range(len(PARAPHRASES))]
+        hay = _plant_sentences(
+            tok.decode(ids[:size]), [(d, f) for d, (f, _) in zip(depths, PARAPHRASES, strict=True)]
+        )
         lines = hay.split("\n")
         needles_ = [_needle(i) for i in range(len(DEPTHS))]
         for depth, (sentence, _, _) in sorted(zip(DEPTHS, needles_, strict=True), reverse=True):
             at = min(len(lines), int(depth * len(lines)))
             lines.insert(at, sentence)
-        home = WORK / f"needles-{size}"
-        ws = _workspace(home, **{"model.n_ctx": 4096, "model.max_answer_tokens": 48})
+        home = WORK / f"needles2-{size}-{_variant()}"
+        ws = _workspace(
+            home, **{"model.n_ctx": 4096, "model.max_answer_tokens": 48, **_dense_overrides()}
+        )
         project = ws.project("needles", create=True)
         doc = home / f"haystack-{size}.txt"
         if not doc.exists():
             doc.write_text("\n".join(lines))
+        # What `tomes ingest` does: read and write, the keyword index, then embeddings.
+        t0 = time.perf_counter()
         list(ws.ingest(project, [doc], background_index=False))
-        _index(ws, project, tree=False)
+        list(ws.build_keywords(project))
+        list(ws.build_embeddings(project))
+        ingest_s = time.perf_counter() - t0
         store = project.open()
         settings = ws.settings_for(project)
-        retriever = ws.retriever(store, settings)
-        found = 0
-        for sentence, question, _ in needles_:
-            got = retriever(question, budget=2048, count=_count, exclude=frozenset())
-            found += any(sentence in " ".join(i.text.split()) for i in got.items)
+        retriever = ws.retriever(store, settings)  # loads the embedder
+
+        found = sum(sentence in _context(retriever, q) for sentence, q, _ in needles_)
+        para_missed = [q for fact, q in PARAPHRASES if fact not in _context(retriever, q)]
+        para_found = len(PARAPHRASES) - len(para_missed)
+        latencies = []
+        for _ in range(3):  # every question, three rounds: the latency a user sees
+            for question in [q for _, q, _ in needles_] + [q for _, q in PARAPHRASES]:
+                t = time.perf_counter()
+                retriever(question, budget=2048, count=_count, exclude=frozenset())
+                latencies.append(time.perf_counter() - t)
+        store_chunks = len(store.doc_chunks(store.documents()[0].id))
         store.close()
         correct, asked = 0, 0
-        for i in range(0, len(needles_), max(1, len(needles_) // answer_sample))[:answer_sample]:
+        step = max(1, len(needles_) // max(1, answer_sample))
+        for i in range(0, len(needles_), step)[:answer_sample]:
             _, question, code = needles_[i]
             answer = ws.ask(project, question, overrides={"retrieval.budget": 2048}).result()
             asked += 1
             correct += code in answer.text
         ws.close()
+        latencies.sort()
         out[str(size)] = {
             "tokens": size,
             "needles": len(needles_),
             "recall": found / len(needles_),
+            "paraphrased": len(PARAPHRASES),
+            "paraphrased_recall": para_found / len(PARAPHRASES),
+            "paraphrased_missed": para_missed,
+            "ingest_s": ingest_s,
+            "chunks": store_chunks,
+            "retrieve_p50_ms": 1000 * latencies[len(latencies) // 2],
+            "retrieve_p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
             "answers_correct": correct,
             "answers_asked": asked,
         }
-        rows.append([f"{size:,}", f"{found}/{len(needles_)}", f"{correct}/{asked}"])
-        print(f"  needles {size:,}: {found}/{len(needles_)} in context", flush=True)
-    print("\nNeedles (depths 0-100% in 10% steps; hybrid retrieval, 2,048-token budget)")
-    _table(["haystack tokens", "needle in context", "answer correct (sampled)"], rows)
-    results["needles"] = out
+        rows.append(
+            [
+                f"{size:,}",
+                f"{found}/{len(needles_)}",
+                f"{para_found}/{len(PARAPHRASES)}",
+                f"{correct}/{asked}",
+                f"{ingest_s:.0f}",
+                f"{1000 * latencies[len(latencies) // 2]:.0f} / "
+                f"{1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f}",
+            ]
+        )
+        print(
+            f"  needles {size:,}: {found}/{len(needles_)} literal, "
+            f"{para_found}/{len(PARAPHRASES)} paraphrased in context",
+            flush=True,
+        )
+    print(
+        "\nNeedles right after `ingest` (literal: depths 0-100% in 10% steps; paraphrased: no "
+        f"content word shared with the question; hybrid retrieval, 2,048-token budget; "
+        f"{_variant()})"
+    )
+    _table(
+        [
+            "haystack tokens",
+            "literal in context",
+            "paraphrased in context",
+            "answer correct (sampled)",
+            "ingest s (read+keywords+embed)",
+            "retrieve p50 / p95 ms",
+        ],
+        rows,
+    )
+    results[f"needles/{_variant()}"] = out
 
 
 # ---------------------------------------------------------------------------------- QMSum
@@ -516,7 +715,15 @@ def main() -> int:
     parser.add_argument(
         "--needle-sizes", default=",".join(map(str, NEEDLE_SIZES)), help="haystack tokens"
     )
+    parser.add_argument(
+        "--embedder", default="auto", choices=["auto", "onnx-int8", "onnx", "numpy", "torch"]
+    )
+    parser.add_argument("--dense-unit", default="windows", choices=["windows", "chunk"])
+    parser.add_argument(
+        "--answer-sample", type=int, default=3, help="needle questions answered by the model"
+    )
     args = parser.parse_args()
+    DENSE.update({"retrieval.embedder": args.embedder, "retrieval.dense_unit": args.dense_unit})
     parts = args.parts.split(",")
     results: dict[str, Any] = {}
     if OUT.is_file():
@@ -525,7 +732,11 @@ def main() -> int:
     if "cuad" in parts:
         cuad(results, tree=not args.no_tree, chunk_tokens=args.chunk_tokens)
     if "needles" in parts:
-        needles(results, sizes=[int(x) for x in args.needle_sizes.split(",")])
+        needles(
+            results,
+            sizes=[int(x) for x in args.needle_sizes.split(",")],
+            answer_sample=args.answer_sample,
+        )
     if "qmsum" in parts:
         qmsum(results, meetings=args.qmsum_meetings)
     if "treecost" in parts:

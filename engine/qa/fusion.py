@@ -26,14 +26,17 @@ def rrf(rankings: Sequence[Sequence[Id]], *, k: int = 60) -> dict[Id, float]:
 
 def score_fusion(rankings: Sequence[Sequence[tuple[Id, float]]]) -> dict[Id, float]:
     """Sum of each list's scores scaled to 0..1 (min-max): unlike rank fusion it keeps how
-    far ahead a list's best item is, e.g. the one chunk holding a rare name."""
+    far ahead a list's best item is, e.g. the one chunk holding a rare name.
+
+    A list whose items all score the same (one hit, typically: the one definition of a
+    symbol) gives each of them 1: min-max would give them 0, so the only answer a list has
+    would count for nothing."""
     fused: dict[Id, float] = {}
     for ranking in rankings:
         if not ranking:
             continue
         scores = [s for _, s in ranking]
         lo, hi = min(scores), max(scores)
-        span = hi - lo or 1.0
         for ident, score in ranking:
-            fused[ident] = fused.get(ident, 0.0) + (score - lo) / span
+            fused[ident] = fused.get(ident, 0.0) + ((score - lo) / (hi - lo) if hi > lo else 1.0)
     return fused

@@ -1,10 +1,14 @@
 """Find the context for a question.
 
-Specific questions: keyword search (FTS5 BM25) and dense embeddings over chunks AND summary
-nodes of every level (the "collapsed tree"), fused by reciprocal-rank fusion. A summary node that
-ranks well is expanded into its best-matching leaf chunks, so the model reads original text and
-citations point at exact pages and lines. The items that fit the budget are ordered with the
-best at both ends (lost-in-the-middle).
+Specific questions: keyword search (BM25 over stemmed words, exact words and defined code
+symbols; FTS5 until that index exists) and dense embeddings (a chunk scored by its best
+sentence window) over chunks AND summary nodes of every level (the "collapsed tree"), fused
+by normalized score (or reciprocal rank). Then three placement rules: the dense leg's best
+chunk keeps second place (a paraphrasing question shares no word with its evidence), an
+identity question's document head goes second, and a chunk defining a symbol the question
+asks for goes first. A summary node that ranks well is expanded into its best-matching leaf
+chunks, so the model reads original text and citations point at exact pages and lines. The
+items that fit the budget are ordered with the best at both ends (lost-in-the-middle).
 
 Whole-corpus questions ("summarize…", "compare A and B", "what does this codebase do") are
 routed to the top of the tree: the corpus root, document roots and the levels below them, as far
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.errors import StoreError
-from engine.index.lexical import LexicalIndex
+from engine.index.lexical import LexicalIndex, asked_definitions
 from engine.index.tree.read import TreeReader
 from engine.qa.fusion import Fusion, rrf, score_fusion
 from engine.qa.intent import Route, classify, is_identity
@@ -91,6 +95,41 @@ class Modes:
     tree: bool = True
 
 
+_DEFINITIONS = 5  # symbol hits checked for a definition the question asks for
+
+
+def _packable(ranked: list[ContextItem], budget: int) -> list[ContextItem]:
+    """The head of `ranked` that packing can use: items while their stored (cl100k) sizes add
+    up to three budgets, and at least eight. Packing measures each candidate with the
+    answering model's tokenizer, and measuring all ~80-150 candidates was two thirds of a
+    question's retrieval time (cProfile, 32k-token project) for items past the budget that
+    are never chosen; three budgets leave room for items skipped as too big and for
+    tokenizers that count differently from cl100k."""
+    total = 0
+    for i, item in enumerate(ranked):
+        total += item.n_tokens
+        if total > 3 * budget and i >= 8:
+            return ranked[: i + 1]
+    return ranked
+
+
+def _lead_second(out: list[ContextItem], chunk_id: str | None) -> list[ContextItem]:
+    """`chunk_id` (the dense leg's best chunk) moved up to second place if it ranks lower.
+
+    Why: a question that paraphrases its evidence shares no word with it, so the keyword
+    legs (two of the three votes) rank chunks that merely share "which" or "year" first,
+    and the one chunk the dense leg is surest of sinks below the budget. Measured on the
+    paraphrased needles and CUAD in bench/quality.py (the report has the table)."""
+    if chunk_id is None:
+        return out
+    at = next((i for i, item in enumerate(out) if item.chunk_id == chunk_id), None)
+    if at is None or at <= 1:
+        return out
+    item = out.pop(at)
+    out.insert(1, item)
+    return out
+
+
 class HybridRetriever(Retriever):
     """BM25 + dense over chunks and tree nodes, fused; whole-corpus questions read the tree."""
 
@@ -107,11 +146,13 @@ class HybridRetriever(Retriever):
         lexical: LexicalIndex | None = None,
         route: Route | None = None,
         fusion: Fusion = "score",
+        dense_lead: bool = True,
     ) -> None:
         self.store = store
         self.lexical = lexical
         self.route = route  # None: decided per question by `classify`
         self.fusion = fusion
+        self.dense_lead = dense_lead  # the dense leg's best chunk kept in second place
         self.scope = list(scope) if scope is not None else None  # document ids, or all
         self.dense = dense if modes.dense else None
         self.modes = modes
@@ -149,6 +190,7 @@ class HybridRetriever(Retriever):
                 return Retrieval(tuple(items), self.notices)
         ranked = self.rank(question, exclude=exclude, broad=intent == Route.LIST)
         order: Order = "document" if intent == Route.LIST else "edges"
+        ranked = _packable(ranked, budget)
         return Retrieval(tuple(pack(ranked, budget, count=count, order=order)), self.notices)
 
     def rank(
@@ -158,11 +200,13 @@ class HybridRetriever(Retriever):
         n = self.candidates * (3 if broad else 1)
         rankings: list[list[tuple[ItemRef, float]]] = []
         chunk_hits: dict[str, StoredChunk] = {}
+        symbol_hits: list[tuple[str, float]] = []
         if self.modes.bm25:
             ranked = None
             if self.lexical is not None and self.lexical.is_current(self.store):
                 ranked = self.lexical.search(question, k=n, doc_ids=self.scope)
-            if ranked is not None:  # stemmed and exact-word BM25 (engine/lexical.py)
+            if ranked is not None:  # stemmed, exact-word and symbol BM25 (index/lexical.py)
+                symbol_hits = ranked.get("symbol", [])
                 for hits_ in ranked.values():
                     rankings.append([(ItemRef.chunk(cid), score) for cid, score in hits_])
             else:  # not built yet: FTS5 answers from the moment ingest ends
@@ -172,6 +216,7 @@ class HybridRetriever(Retriever):
             if self.modes.tree:
                 nodes = self.tree.search(question, limit=n // 3, doc_ids=self.scope)
                 rankings.append([(ItemRef.node(node.id), score) for node, score in nodes])
+        dense: list[tuple[ItemKind, str, float]] = []
         if self.dense is not None:
             dense = self.dense.search(question, k=n, doc_ids=self.scope)
             rankings.append(
@@ -214,7 +259,32 @@ class HybridRetriever(Retriever):
             at = next((i for i, item in enumerate(out) if item.chunk_id == head.id), None)
             item = out.pop(at) if at is not None else chunk_item(head, 0.0)
             out.insert(min(1, len(out)), item)
+        if not broad and self.dense_lead and dense:
+            out = _lead_second(out, next((r for k, r, _ in dense if k == "chunk"), None))
+        if not broad:
+            out = self._definitions_first(question, symbol_hits, chunk_hits, out)
         return out
+
+    def _definitions_first(
+        self,
+        question: str,
+        symbol_hits: Sequence[tuple[str, float]],
+        chunk_hits: dict[str, StoredChunk],
+        out: list[ContextItem],
+    ) -> list[ContextItem]:
+        """Chunks defining a symbol the question asks for (by name, or by every word of its
+        name) go first, best symbol match first: a question naming a function wants its
+        definition, which plain BM25 ranks below the chunks that call it most often."""
+        first: list[str] = []
+        for cid, _ in symbol_hits[:_DEFINITIONS]:
+            chunk = chunk_hits.get(cid)
+            if chunk is not None and asked_definitions(question, chunk.text):
+                first.append(cid)
+        if not first:
+            return out
+        at = {item.chunk_id: item for item in out}
+        lead = [at[cid] for cid in first if cid in at]
+        return lead + [item for item in out if item.chunk_id not in set(first)]
 
     def _heads(self, question: str, ordered: Sequence[tuple[ItemRef, float]]) -> list[StoredChunk]:
         """First chunks of the documents an identity question is most likely about."""

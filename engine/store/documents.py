@@ -325,6 +325,12 @@ def chunk_stamp(store: ProjectStore) -> tuple[int, int, int]:
     return int(n), int(top), int(total)
 
 
+def code_doc_ids(store: ProjectStore) -> set[str]:
+    """Ids of the project's source-code documents (their chunks carry code symbols)."""
+    rows = store.db.execute("SELECT id FROM documents WHERE kind = 'code'").fetchall()
+    return {r[0] for r in rows}
+
+
 def chunk_pages(store: ProjectStore, *, page: int = 1000) -> Iterator[list[tuple[str, str, str]]]:
     """Every chunk as (chunk id, doc id, text), in insertion order, `page` rows at a time
     (memory stays flat in corpus size)."""

@@ -237,3 +237,48 @@ def test_ingest_in_parallel_prints_what_serial_prints(
         outputs.append((out, err.splitlines()[0].split(" in ")[0]))
     assert outputs[0] == outputs[1]
     assert outputs[1][0].count("ok ") == 80
+
+
+def test_ingest_embeds_so_the_first_ask_finds_a_paraphrase(tmp_path: Path) -> None:
+    # The fact shares no word with the question: only dense search can find it, and ingest
+    # must have embedded it (with the real ONNX MiniLM) for the very first ask to.
+    filler = " ".join(
+        f"The committee approved budget line {i} for the next period." for i in range(60)
+    )
+    fact = "The chef burned the bread because the oven was too hot."
+    write_text(tmp_path / "minutes.txt", f"{filler} {fact} {filler}")
+    code, _, err = run("ingest", str(tmp_path / "minutes.txt"), "--project", "Minutes")
+    assert code == 0, err
+    assert "to add the summary tree" in err  # embeddings are done already
+    code, out, _ = run(
+        "ask",
+        "Why did the cook scorch the loaf?",
+        "--project",
+        "Minutes",
+        "--retrieve-only",
+        "--json",
+        "--budget",
+        "450",
+    )
+    assert code == 0
+    assert any(fact in c["text"] for c in json.loads(out)["context"])
+
+
+def test_ingest_no_embed_leaves_embedding_to_index(tmp_path: Path) -> None:
+    write_text(tmp_path / "a.txt", "The deposit is three months' rent. " * 40)
+    code, _, err = run("ingest", str(tmp_path / "a.txt"), "--project", "P", "--no-embed")
+    assert code == 0, err
+    assert "to add embeddings and the summary tree" in err
+    from engine.settings import Settings
+    from engine.workspace import Workspace
+
+    ws = Workspace(Settings.load())
+    try:
+        project = ws.project("P")
+        ws.embedder()
+        assert ws.index_status(project).embedded == 0
+        list(ws.build_embeddings(project))
+        status = ws.index_status(project)
+        assert status.embedded > 0 and status.to_embed == 0
+    finally:
+        ws.close()

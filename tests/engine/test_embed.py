@@ -147,11 +147,16 @@ def test_import_does_not_import_torch() -> None:
 def test_load_embedder_falls_back_and_explains() -> None:
     code = """
 import sys
+import tempfile
 sys.modules["torch"] = None  # as in the torch-less desktop bundle
 from engine.index.embed.minilm_numpy import NumpyMiniLM
+from engine.index.embed.minilm_onnx import OnnxMiniLM
 from engine.index.embed import load_embedder
 from engine.errors import BackendUnavailable
-assert isinstance(load_embedder(), NumpyMiniLM)
+cache = tempfile.mkdtemp()
+assert isinstance(load_embedder(cache_dir=cache), OnnxMiniLM)
+sys.modules["onnxruntime"] = None  # no ONNX Runtime: the numpy forward pass
+assert isinstance(load_embedder(cache_dir=tempfile.mkdtemp()), NumpyMiniLM)
 try:
     load_embedder(prefer="torch")
 except BackendUnavailable as exc:
@@ -160,7 +165,7 @@ else:
     raise AssertionError("torch loaded without torch")
 sys.modules["safetensors.numpy"] = None  # and now numpy's needs are missing too
 try:
-    load_embedder()
+    load_embedder(cache_dir=tempfile.mkdtemp())
 except BackendUnavailable as exc:
     assert "safetensors" in str(exc) and "TOMES_RETRIEVAL_EMBEDDINGS=false" in str(exc), exc
 else:
@@ -426,3 +431,35 @@ def test_heading_path_is_read_from_chunks(tmp_path: Path) -> None:
         heads = json.loads(store.db.execute("SELECT heading_path FROM chunks").fetchone()[0])
         assert heads == ["Part II", "Fees"]
         assert emb.seen == ["Part II > Fees: body text"]
+
+
+# ---------------------------------------------------------------------------- sentence windows
+def test_window_rows_hold_every_window_and_search_scores_the_best(tmp_path: Path) -> None:
+    from engine.index.embed import vector_model
+
+    emb = HashEmbedder(dim=256)
+    filler = " ".join(f"Payment schedule item {i} is due on the listed date." for i in range(30))
+    texts = [
+        f"{filler} The lighthouse keeper painted the lantern room blue. {filler}",
+        filler,
+        "Short chunk about invoices.",
+    ]
+    with ProjectStore(tmp_path / "p.db") as store:
+        doc = add_doc(store, texts, name="w.pdf")
+        list(embed_pending(store, emb, unit="windows", window_words=12))
+        model = vector_model(emb.model_id, "windows")
+        assert model != emb.model_id  # never searched as one-vector-per-chunk rows
+        assert pending(store, model) == 0 and pending(store, emb.model_id) == 3
+        index = VectorIndex(store, model)
+        assert len(index) > 3 * 2  # several windows per long chunk, plus their means
+        q = embed_query(emb, "lighthouse keeper painted lantern room")
+        hits = index.search(q, k=3)
+        by_ref = {ref: text for ref, text in store.db.execute("SELECT id, text FROM chunks")}
+        assert "lighthouse" in by_ref[hits[0][1]]
+        assert len({ref for _, ref, _ in hits}) == len(hits) == 3  # one hit per chunk
+        # the best window matches far better than the chunk as a whole would
+        whole = VectorIndex(store, emb.model_id)
+        list(embed_pending(store, emb, unit="chunk"))
+        assert hits[0][2] > whole.search(q, k=1)[0][2] + 0.2
+        store.remove_document(doc)
+        assert index.search(q, k=3) == [] and len(index) == 0

@@ -20,5 +20,8 @@ def test_score_fusion_keeps_a_decisive_lead_that_rank_fusion_loses() -> None:
 
 
 def test_score_fusion_handles_flat_and_empty_lists() -> None:
+    # A list with nothing to tell its items apart (one hit: the one definition of a symbol)
+    # gives each full weight, rather than the 0 min-max scaling would give.
     fused = score_fusion([[], [("a", 1.0), ("b", 1.0)]])
-    assert fused == {"a": 0.0, "b": 0.0}
+    assert fused == {"a": 1.0, "b": 1.0}
+    assert score_fusion([[("only", 3.2)], [("x", 2.0), ("only", 1.0)]]) == {"only": 1.0, "x": 1.0}

@@ -130,8 +130,12 @@ def test_the_built_app_answers_with_a_citation_and_stops_cleanly(
 
     # The embedded model was assembled from the bundled parts into this TOMES_HOME.
     assert list((tomes_home / "models").glob("*.gguf"))
-    # Background indexing embedded the passages with the numpy MiniLM (no torch in the bundle).
+    # Background indexing embedded the passages with ONNX Runtime's int8 MiniLM (the default
+    # embedder: onnxruntime and onnx are in the bundle; no torch).
     assert _wait_for_vectors(tomes_home, "Harbour", timeout=120) > 0, app.output()
+    assert {m.split("+")[0] for m in _vector_models(tomes_home, "Harbour")} == {
+        "all-MiniLM-L6-v2-int8"
+    }
 
     app.process.send_signal(signal.SIGTERM)
     assert app.process.wait(timeout=60) == 0, app.output()
@@ -183,6 +187,13 @@ def _wait_for_vectors(home: Path, project: str, *, timeout: float) -> int:
         if n or time.monotonic() > deadline:
             return n
         time.sleep(1)
+
+
+def _vector_models(home: Path, project: str) -> set[str]:
+    from engine.store.projects import Projects
+
+    with Projects(home).get(project).open() as store:
+        return {r[0] for r in store.db.execute("SELECT DISTINCT model FROM embeddings")}
 
 
 def test_the_whole_ui_path_in_a_browser(app: ServerProcess, tmp_path: Path) -> None:

@@ -249,3 +249,38 @@ def test_concurrent_first_opens_after_an_upgrade_migrate_once(tomes_home: Path) 
     conn.close()
     assert len(names) == len(set(names)) == len(MIGRATIONS._migrations)
     assert len(list((folder / "backups").glob("*.db"))) == 1  # one process migrated
+
+
+def test_ocr_and_embedding_passes_hold_the_project_lock(tomes_home: Path, tmp_path: Path) -> None:
+    """`tomes ingest` goes on writing after the files are in: it reads scanned pages (ocr)
+    and embeds what was added (retrieval). Both hold the project's lock (secure) like ingest
+    and indexing, so a delete meanwhile waits and then refuses instead of removing the
+    project under them."""
+    from tests.support.fixtures import make_image_only_pdf
+
+    ws = Workspace(Settings.load(overrides=FAKE))
+    project = ws.create_project("Acme")
+    (tmp_path / "notes.txt").write_text("The deposit is three months of rent. " * 200)
+    scan = make_image_only_pdf(tmp_path / "scan.pdf")
+    events = list(ws.ingest(project, [tmp_path / "notes.txt", scan], background_index=False))
+    assert all(e.ok for e in events if e.status != "reading"), events
+    # dense search on, with the numpy MiniLM (loads in under a second)
+    embedding = Workspace(
+        Settings.load(overrides={"model.backend": "fake", "retrieval.embedder": "numpy"})
+    )
+    passes = {
+        "reading scanned pages": ws.read_scans(project),
+        "embedding": embedding.build_embeddings(project),
+    }
+    try:
+        for what, steps in passes.items():
+            next(steps)  # mid-pass: it holds the lock now
+            with pytest.raises(ProjectBusy, match="cannot delete the project 'Acme' now"):
+                ws.projects.delete("Acme", wait=0.3)
+            steps.close()
+            assert ws.projects.exists("Acme"), what
+        ws.projects.delete("Acme", wait=1.0)  # both passes are over: free
+        assert not ws.projects.exists("Acme")
+    finally:
+        embedding.close()
+        ws.close()

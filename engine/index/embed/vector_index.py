@@ -45,7 +45,8 @@ class VectorIndex:
         if self._dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
             raise ValueError(f"dtype must be float32 or float16 (got {self._dtype})")
         self._dim = 0
-        self._n = 0
+        self._n = 0  # vectors loaded (a row may hold several: a chunk's sentence windows)
+        self._rows = 0  # table rows they came from
         self._matrix = np.empty((0, 0), dtype=self._dtype)
         self._rowids = np.empty(0, dtype=np.int64)
         self._kinds = np.empty(0, dtype=np.uint8)  # index into KINDS, or _DEAD
@@ -72,10 +73,10 @@ class VectorIndex:
             return
         with self._store.snapshot():  # one consistent view for the counts and the rows
             count, top = vectors.model_extent(self._store, self._model_id)
-            if count != self._n or top != self._max_rowid:
+            if count != self._rows or top != self._max_rowid:
                 self._reserve(count)
                 self._load(after=self._max_rowid)
-                if self._n != count:  # rows were deleted or replaced meanwhile
+                if self._rows != count:  # rows were deleted or replaced meanwhile
                     self._reconcile()
                 self._max_rowid = int(top)
         self._stamp = stamp
@@ -114,17 +115,25 @@ class VectorIndex:
                     f"embeddings of {self._model_id!r} have mixed dimensions; delete them "
                     "and embed again"
                 )
-            n, end = len(rows), self._n + len(rows)
+            # A row holds one vector, or several (a chunk's sentence windows, see
+            # engine.index.embed.pending): each becomes its own entry under the row's ref.
+            per_row = [len(r[4]) // (4 * self._dim) for r in rows]
+            n, end = sum(per_row), self._n + sum(per_row)
             self._reserve(end)
             self._matrix[self._n : end] = np.frombuffer(
                 b"".join(r[4] for r in rows), dtype="<f4"
             ).reshape(n, self._dim)
-            self._rowids[self._n : end] = [r[0] for r in rows]
-            self._kinds[self._n : end] = [KINDS.index(r[1]) for r in rows]
-            self._refs[self._n :] = [r[2] for r in rows]
-            self._docs[self._n :] = [r[5] for r in rows]
+            self._rowids[self._n : end] = np.repeat([r[0] for r in rows], per_row)
+            self._kinds[self._n : end] = np.repeat([KINDS.index(r[1]) for r in rows], per_row)
+            self._refs[self._n :] = [
+                r[2] for r, k in zip(rows, per_row, strict=True) for _ in range(k)
+            ]
+            self._docs[self._n :] = [
+                r[5] for r, k in zip(rows, per_row, strict=True) for _ in range(k)
+            ]
             self._n = end
-            added += n
+            self._rows += len(rows)
+            added += len(rows)
 
     def _reconcile(self) -> None:
         """Rows were deleted (or replaced): keep the loaded rows still present, load the rest."""
@@ -137,7 +146,8 @@ class VectorIndex:
         self._refs = [self._refs[i] for i in keep]
         self._docs = [self._docs[i] for i in keep]
         self._n = n
-        missing = np.setdiff1d(present, self._rowids[:n], assume_unique=True)
+        self._rows = len(np.unique(self._rowids[:n]))
+        missing = np.setdiff1d(present, self._rowids[:n])
         for start in range(0, len(missing), _SCAN_PAGE):
             self._load(rowids=[int(x) for x in missing[start : start + _SCAN_PAGE]])
 
@@ -150,7 +160,8 @@ class VectorIndex:
         kind: ItemKind | None = None,
         doc_ids: Sequence[str] | None = None,
     ) -> list[tuple[ItemKind, str, float]]:
-        """The `k` stored vectors most similar to `query_vec`: (kind, ref, cosine), best first.
+        """The `k` stored items most similar to `query_vec`: (kind, ref, cosine), best first.
+        An item with several vectors (a chunk's sentence windows) scores its best one.
         `kind` = "chunk" or "node" restricts the search; `doc_ids` keeps only vectors of those
         documents. Rows whose chunk or node no longer exists are skipped (and remembered as
         dead until the next refresh drops them)."""
@@ -174,6 +185,7 @@ class VectorIndex:
             outside = np.fromiter((d not in wanted for d in self._docs[: self._n]), dtype=bool)
             scores[outside] = -np.inf
         found: list[tuple[ItemKind, str, float]] = []
+        seen: set[tuple[ItemKind, str]] = set()
         want = k + 8
         while len(found) < k:
             top = _top(scores, want)
@@ -182,7 +194,10 @@ class VectorIndex:
             hits = [(KINDS[kinds[i]], self._refs[i], float(scores[i])) for i in top]
             alive = self._existing(hits)
             for i, hit in zip(top, hits, strict=True):
-                if (hit[0], hit[1]) in alive:
+                if (hit[0], hit[1]) in seen:
+                    pass  # a lower-scoring vector of an item already found
+                elif (hit[0], hit[1]) in alive:
+                    seen.add((hit[0], hit[1]))
                     found.append(hit)
                 else:
                     kinds[i] = _DEAD  # its chunk or node is gone: never check it again
