@@ -162,7 +162,9 @@ def _dates(text: str) -> list[date]:
 def _durations(text: str) -> list[tuple[str, float]]:
     from engine.qa.facts import extract_facts
 
-    return [(str(f.value[0]), float(f.value[1])) for f in extract_facts(text) if f.kind == "duration"]  # type: ignore[arg-type]
+    return [
+        (str(f.value[0]), float(f.value[1])) for f in extract_facts(text) if f.kind == "duration"
+    ]  # type: ignore[arg-type]
 
 
 def _gold_date(answer: str) -> date | None:

@@ -96,6 +96,18 @@ class RetrievalSettings:
     rrf_k: int = _f(
         20, "Reciprocal-rank-fusion constant (lower trusts the top ranks more).", min=1, max=1000
     )
+    evidence_tokens: int = _f(
+        420,
+        "Evidence budget in tokens for a specific question: the sentences that answer it, "
+        "ranked out of the retrieved passages (a few hundred tokens keep answers fast).",
+        min=64,
+        max=100_000,
+    )
+    evidence_meaning: bool = _f(
+        False,
+        "Rank evidence sentences by meaning too (dense embeddings of each candidate sentence; "
+        "costs time per question on a CPU).",
+    )
 
 
 @dataclass(frozen=True)

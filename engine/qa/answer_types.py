@@ -37,7 +37,8 @@ _Q = [
      r"\bpay(ment|able)?s?\b|\broyalt\w*\b|\bcompensation\b|\bcap\b|\bdollars?\b|\beuros?\b"),
     (AnswerType.PLACE, r"\bgovern\w*\b|\bwhich law\b|\blaws? of\b|\bjurisdiction\w*\b|"
      r"\bvenue\b|\bwhere\b|\bcourts?\b|\barbitrat\w*\b"),
-    (AnswerType.PARTY, r"\bwho\b|\bwhom\b|\bparties\b|\bparty\b|\bsignator\w*\b|\bcounterpart\w*\b"),
+    (AnswerType.PARTY, r"\bwho\b|\bwhom\b|\bparties\b|\bparty\b|\bsignator\w*\b|"
+     r"\bcounterpart\w*\b"),
     (AnswerType.TITLE, r"\b(name|title) of (the|this) (agreement|contract|document|paper|report)\b|"
      r"\bwhat is (the|this) (agreement|contract|document) called\b|\btitled?\b"),
 ]  # fmt: skip
@@ -135,22 +136,27 @@ _AMOUNT_SPAN = re.compile(
     r"|\b\d[\d,]*(?:\.\d+)?\s?(?:dollars|euros|pounds|percent|%)",
     re.IGNORECASE,
 )
-_CAP = r"[A-Z][A-Za-z.&'-]*"
+_CAP = r"[A-Z][A-Za-z&'-]*"  # a capitalized word, not across a sentence end
 _PLACE_SPAN = re.compile(
     rf"\blaws?\s+of\s+(?:the\s+)?((?:(?:State|Commonwealth|Province|Republic|Kingdom|"
     rf"People's Republic)\s+of\s+)?{_CAP}(?:\s+(?:and\s+)?{_CAP}){{0,3}})"
     rf"|\b(?:courts?|tribunals?)\s+(?:of|in|located in)\s+(?:the\s+)?({_CAP}(?:\s+{_CAP}){{0,3}})"
+    rf"|\b((?:State|Commonwealth|Province|Republic|Kingdom|People's Republic)\s+of\s+"
+    rf"{_CAP}(?:\s+{_CAP}){{0,2}})"
 )
 _ORG_SUFFIX = (
     r"(?:Inc|Incorporated|Corp|Corporation|LLC|L\.L\.C|Ltd|Limited|GmbH|S\.A|N\.V|B\.V|plc|PLC|"
     r"AG|LLP|LP|L\.P|Company|Co|S\.p\.A|AB|A/S|Pty)\.?"
 )
-_PARTY_SPAN = re.compile(
-    rf"\b((?:[A-Z][A-Za-z0-9&'.-]*,?\s+){{1,5}}{_ORG_SUFFIX})(?![A-Za-z])"
-)
+_PARTY_SPAN = re.compile(rf"\b((?:[A-Z][A-Za-z0-9&'.-]*,?\s+){{1,5}}{_ORG_SUFFIX})(?![A-Za-z])")
+# A word of an upper-case title: no "." ("CORIO INC." is not part of one) and none of the
+# words that start the sentence after it ("CO-BRANDING AGREEMENT THIS CO-BRANDING …").
+_TITLE_WORD = r"(?!(?:THIS|THE|BY|BETWEEN|IS|MADE|ENTERED|DATED)\b)[A-Z][A-Z0-9&'/-]*"
 _TITLE_SPAN = re.compile(
-    r"(?m)^[^\S\n]*(?:[\d.]+\s+)?([A-Z][A-Z0-9 ,&'/-]{2,80}?(?:AGREEMENT|CONTRACT|LICENSE|LEASE|"
-    r"PLAN|POLICY|DEED|MEMORANDUM|ADDENDUM|AMENDMENT|TERMS AND CONDITIONS|STATEMENT OF WORK))\b"
+    # an upper-case title ("INTELLECTUAL PROPERTY AGREEMENT"), wherever the line break fell
+    rf"\b((?:{_TITLE_WORD},?[ \t]+){{0,6}}(?:AGREEMENT|CONTRACT|LICENSE|LEASE|PLAN|POLICY|DEED|"
+    r"MEMORANDUM|ADDENDUM|AMENDMENT|TERMS AND CONDITIONS|STATEMENT OF WORK))\b"
+    # or "This Master Services Agreement"
     r"|\b(?:THIS|This)\s+(?:[\"“])?([A-Z][A-Za-z0-9 ,&'/-]{2,80}?(?:AGREEMENT|Agreement|"
     r"CONTRACT|Contract))\b"
 )
@@ -171,14 +177,20 @@ def candidate_spans(kind: AnswerType, text: str) -> list[tuple[int, int]]:
         spans += [m.span() for m in _AMOUNT_SPAN.finditer(text)]
     elif kind is AnswerType.PLACE:
         for m in _PLACE_SPAN.finditer(text):
-            group = 1 if m.group(1) else 2
+            group = next(g for g in (1, 2, 3) if m.group(g))
             spans.append(m.span(group))
     elif kind is AnswerType.PARTY:
         spans += [m.span(1) for m in _PARTY_SPAN.finditer(text)]
     elif kind is AnswerType.TITLE:
         for m in _TITLE_SPAN.finditer(text):
             group = 1 if m.group(1) else 2
-            spans.append(m.span(group))
+            a, b = m.span(group)
+            # "EXHIBIT 10.17 INTELLECTUAL PROPERTY AGREEMENT": the title starts after the label
+            lead = re.match(r"(?:EXHIBIT|Exhibit|SCHEDULE|ANNEX)\s+[\d.A-Z-]+\s+", text[a:b])
+            if lead:
+                a += lead.end()
+            if len(text[a:b].split()) >= 1:
+                spans.append((a, b))
     spans = sorted(set(spans))
     # drop spans inside a longer one
     out: list[tuple[int, int]] = []

@@ -17,6 +17,7 @@ question's scope.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ def _runs(window: Evidence) -> list[tuple[int, int]]:
     neighbours, then the whole window."""
     sentences = list(window.sentences) or [(window.start, window.end)]
     runs = list(sentences)
-    runs += [(a[0], b[1]) for a, b in zip(sentences, sentences[1:], strict=False)]
+    runs += [(a[0], b[1]) for a, b in itertools.pairwise(sentences)]
     if (window.start, window.end) not in runs:
         runs.append((window.start, window.end))
     return runs
@@ -134,7 +135,9 @@ def bind_answer(
     order: list[Citation] = []
     seen: set[tuple[str, str, int, int]] = set()
 
-    def cite(window: Evidence, span: tuple[int, int], origin: Literal["model", "matched"]) -> Citation:
+    def cite(
+        window: Evidence, span: tuple[int, int], origin: Literal["model", "matched"]
+    ) -> Citation:
         start, end = span
         locator = locate(window, start, end) if locate else window.item.locator
         in_scope = scope is None or window.doc_id in scope
@@ -184,8 +187,8 @@ def bind_answer(
         keys_shown = ", ".join(dict.fromkeys(c.key for c in citations))
         parts.append(_with_keys(text, keys_shown))
     used = {c for s in kept for c in s.citations}
-    citations = tuple(c for c in order if c in used)
-    return Bound(" ".join(parts).strip(), citations, tuple(kept), tuple(removed))
+    in_order = tuple(c for c in order if c in used)
+    return Bound(" ".join(parts).strip(), in_order, tuple(kept), tuple(removed))
 
 
 def _why(

@@ -27,6 +27,7 @@ what comes first.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ __all__ = [
     "Evidence",
     "ScoredSentence",
     "Weights",
+    "asks_identity",
     "question_terms",
     "rank_sentences",
     "select_evidence",
@@ -77,6 +79,7 @@ class ScoredSentence:
     index: int
     score: float
     spans: tuple[tuple[int, int], ...] = ()  # every sentence of the passage, for neighbours
+    relevance: float = 0.0  # the share of the question's idf it (or its heading) holds, 0..1
 
     @property
     def text(self) -> str:
@@ -94,6 +97,7 @@ class Evidence:
     end: int
     sentences: tuple[tuple[int, int], ...]
     score: float
+    relevance: float = 0.0  # the best relevance of its sentences (see ScoredSentence)
 
     @property
     def text(self) -> str:
@@ -103,6 +107,10 @@ class Evidence:
     def doc_id(self) -> str:
         return self.item.doc_id
 
+
+# The idf of a word found in ~2% of passages: a question needs about that much idf in common
+# with a sentence for the sentence to count as fully on topic.
+_IDF_FLOOR = 4.0
 
 # --------------------------------------------------------------------------------- terms
 _TERM = re.compile(r"(?u)\b\w\w+\b")
@@ -144,7 +152,9 @@ def question_terms(question: str, kind: AnswerType | None = None) -> list[str]:
 
 def _lead_in(text: str) -> str:
     """A sentence's heading-like opening: "9.9 GOVERNING LAW", "1.2. Territory."."""
-    m = re.match(r"\s*(?:[\d.()a-z]{1,8}\s+)?((?:[A-Z][A-Za-z&/'-]*\s*){1,6}?)(?:\.|:|\s{2}|$)", text)
+    m = re.match(
+        r"\s*(?:[\d.()a-z]{1,8}\s+)?((?:[A-Z][A-Za-z&/'-]*\s*){1,6}?)(?:\.|:|\s{2}|$)", text
+    )
     if m is None:
         return ""
     lead = m.group(1).strip()
@@ -158,7 +168,7 @@ _NOT_IDENTITY = re.compile(
 )
 
 
-def _asks_identity(question: str, kind: AnswerType) -> bool:
+def asks_identity(question: str, kind: AnswerType) -> bool:
     """Whether a question asks what a document is: its title, its parties, its own date.
     Those are stated at its opening ("This AGENCY AGREEMENT is made as of March 29, 1999 by
     and between …"), which shares few words with the question."""
@@ -189,9 +199,12 @@ def rank_sentences(
     weight = dict(zip(unique, idf(unique), strict=True)) if (idf and unique) else {}
     if unique and not weight:
         weight = dict.fromkeys(unique, 1.0)
-    total = sum(weight.get(t, 0.0) for t in unique) or 1.0
-    pairs = {frozenset((a, b)) for a, b in zip(terms, terms[1:], strict=False) if a != b}
-    identity = _asks_identity(question, kind)
+    # A question whose only words are common ones ("When is it *effective*?") must not make
+    # every sentence with that word look like the answer: the share is of at least a rare
+    # word's worth of idf.
+    total = max(sum(weight.get(t, 0.0) for t in unique), _IDF_FLOOR if idf else 0.0) or 1.0
+    pairs = {frozenset((a, b)) for a, b in itertools.pairwise(terms) if a != b}
+    identity = asks_identity(question, kind)
     out: list[ScoredSentence] = []
     parts: list[tuple[ScoredSentence, float]] = []
     for rank, item in enumerate(passages):
@@ -202,11 +215,10 @@ def rank_sentences(
             text = item.text[start:end]
             words = _stems([w for w in _TERM.findall(text.lower())])
             present = set(words)
-            cover = sum(weight.get(t, 0.0) for t in unique if t in present) / total
+            share = sum(weight.get(t, 0.0) for t in unique if t in present) / total
             n_words = len(words)
-            if n_words > 60:
-                cover *= math.sqrt(60 / n_words)
-            adjacent = {frozenset(p) for p in zip(words, words[1:], strict=False)}
+            cover = share * math.sqrt(60 / n_words) if n_words > 60 else share
+            adjacent = {frozenset(p) for p in itertools.pairwise(words)}
             pair_bonus = min(1.0, len(pairs & adjacent) / 2) if pairs else 0.0
             lead = heading_terms | set(question_terms(_lead_in(text)))
             head = sum(weight.get(t, 0.0) for t in unique if t in lead) / total
@@ -222,7 +234,9 @@ def rank_sentences(
                 + weights.type * typed
                 + weights.passage * prior
             )
-            sentence = ScoredSentence(item, start, end, index, score, spans)
+            # how much of the question the sentence (or its heading) speaks to, undamped
+            relevance = min(1.0, max(share, head) + 0.5 * min(share, head))
+            sentence = ScoredSentence(item, start, end, index, score, spans, relevance)
             parts.append((sentence, score))
     if not parts:
         return out
@@ -269,6 +283,7 @@ def select_evidence(
     """The best sentences as keyed windows that fit `budget` tokens (text and header), best
     first; sentences scoring under `min_score` are left out."""
     chosen: dict[tuple[str, int], list[tuple[int, int, int, float]]] = {}
+    relevance: dict[tuple[str, int, int], float] = {}
     by_item: dict[tuple[str, int], ContextItem] = {}
     spans_of: dict[tuple[str, int], tuple[tuple[int, int], ...]] = {}
     used = 0
@@ -288,6 +303,7 @@ def select_evidence(
             continue
         by_item[ident] = s.item
         spans_of[ident] = s.spans
+        relevance[(s.item.chunk_id, s.start, s.end)] = s.relevance
         taken.append((s.start, s.end, s.index, s.score))
         used += cost
         picked += 1
@@ -306,7 +322,10 @@ def select_evidence(
                 lead = item.text[ps:pe]
                 if len(lead) <= 90 and used + count(lead) <= budget:
                     start, used = ps, used + count(lead)
-            if item.text[start:end].rstrip().endswith(":") and index + 1 < len(spans):
+            body = item.text[start:end].rstrip()
+            # a heading ("2.5 Non-Compete Covenant.") or an opening that ends in a colon: the
+            # words that answer are in the sentence after it
+            if (body.endswith(":") or len(body) <= 90) and index + 1 < len(spans):
                 ns, ne = spans[index + 1]
                 more = item.text[ns:ne]
                 if used + count(more) <= budget:
@@ -333,5 +352,13 @@ def select_evidence(
         sentences = tuple(
             (a, b) for a, b in spans_of[(item.chunk_id, item.level)] if a >= start and b <= end
         )
-        out.append(Evidence(f"e{first_key + i}", item, start, end, sentences, score))
+        best = max(
+            (
+                r
+                for (cid, a, b), r in relevance.items()
+                if cid == item.chunk_id and a >= start and b <= end
+            ),
+            default=0.0,
+        )
+        out.append(Evidence(f"e{first_key + i}", item, start, end, sentences, score, best))
     return out

@@ -19,6 +19,7 @@ most `max_lines` lines each.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 __all__ = ["split_sentences"]
@@ -128,7 +129,7 @@ def split_sentences(
         return _code_groups(text, max_lines)
     bounds = [0, *_cuts(text), len(text)]
     spans: list[tuple[int, int]] = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         s, e = _trim(text, a, b)
         if s < e:
             spans.extend(_split_long(text, s, e, max_chars))
@@ -140,7 +141,7 @@ def _code_groups(text: str, max_lines: int) -> list[tuple[int, int]]:
         m.start() + 1 for m in _TOPLEVEL_CODE.finditer(text)
     })  # fmt: skip
     spans: list[tuple[int, int]] = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         s, e = _trim(text, a, b)
         if s >= e:
             continue

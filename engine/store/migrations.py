@@ -184,3 +184,10 @@ def m003_sessions_notes(db: Database) -> None:
         """
     )
     db.execute("CREATE TABLE project_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@MIGRATIONS()
+def m005_chat_scope(db: Database) -> None:
+    """Each chat remembers which documents it asks about (JSON list of document ids; empty:
+    every document of the project)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT '[]'")
