@@ -104,9 +104,14 @@ class RetrievalSettings:
         max=100_000,
     )
     evidence_meaning: bool = _f(
+        True,
+        "Rank evidence sentences by meaning too (dense embeddings of the best candidate "
+        "sentences; needs retrieval.embeddings).",
+    )
+    yesno_model: bool = _f(
         False,
-        "Rank evidence sentences by meaning too (dense embeddings of each candidate sentence; "
-        "costs time per question on a CPU).",
+        "Put yes/no questions to the model; off: relevant evidence is the Yes (measured more "
+        "accurate with the small embedded model).",
     )
 
 

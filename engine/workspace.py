@@ -436,8 +436,9 @@ class Workspace:
             more = f" and {len(match.doc_ids) - 3} more" if len(match.doc_ids) > 3 else ""
             notices.append(f"Answered from {named}{more} only: the question names it.")
         embed = None
-        if settings.retrieval.evidence_meaning and self._embedder is not None:
-            embed = self._embedder.embed
+        if settings.retrieval.embeddings and settings.retrieval.evidence_meaning:
+            embedder = self.embedder()  # loaded on a process's first question (~0.5 s)
+            embed = embedder.embed if embedder is not None else None
 
         def retriever_for(ids: Sequence[str] | None) -> HybridRetriever:
             return self.retriever(store, settings, notices=notices, scope=ids)
@@ -484,13 +485,15 @@ class Workspace:
         question: str,
         *,
         overrides: Mapping[str, SettingValue] | None = None,
+        documents: Sequence[str] | None = None,
     ) -> tuple[list[ContextItem], float]:
-        """The context a question would get, without running the model (`--retrieve-only`);
-        budgets are measured with the stored cl100k counts. Returns (items, seconds)."""
+        """The context a question would get, without running the model (`--retrieve-only`),
+        within `documents` (ids; None: all); budgets are measured with the stored cl100k
+        counts. Returns (items, seconds)."""
         settings = self.settings_for(project, overrides)
         with project.open() as store:
             t0 = time.perf_counter()
-            retriever = self.retriever(store, settings)
+            retriever = self.retriever(store, settings, scope=documents)
             found = retriever(
                 question, budget=settings.retrieval.budget, count=_cl100k_count, exclude=frozenset()
             )

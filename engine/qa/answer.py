@@ -264,10 +264,16 @@ def _evidence_job(
             question, kind, thread, earlier_items, windows, context, retriever, scope, backend,
             settings, allowed,
         )  # fmt: skip
-    draft = draft_answer(question, windows, kind=kind, has_terms=has_terms(question, kind))
+    draft = draft_answer(
+        question,
+        windows,
+        kind=kind,
+        has_terms=has_terms(question, kind),
+        ask_model_yesno=settings.retrieval.yesno_model,
+    )
     finish = _finish_evidence(draft, retriever, scope, allowed)
     scope_ids = tuple(doc_ids or ())
-    if draft.mode is Mode.NONE:
+    if not draft.messages:  # decided from the evidence alone: nothing to generate
         outcome = finish("")
         return _Job(
             context, None, lambda _raw: outcome, notices=scope.notices, fixed_text=outcome.text,

@@ -148,13 +148,26 @@ _ORG_SUFFIX = (
     r"(?:Inc|Incorporated|Corp|Corporation|LLC|L\.L\.C|Ltd|Limited|GmbH|S\.A|N\.V|B\.V|plc|PLC|"
     r"AG|LLP|LP|L\.P|Company|Co|S\.p\.A|AB|A/S|Pty)\.?"
 )
-_PARTY_SPAN = re.compile(rf"\b((?:[A-Z][A-Za-z0-9&'.-]*,?\s+){{1,5}}{_ORG_SUFFIX})(?![A-Za-z])")
+_PARTY_SPAN = re.compile(
+    rf"\b((?:[A-Z][A-Za-z0-9&'.-]*,?\s+){{1,5}}{_ORG_SUFFIX})(?![A-Za-z])"
+    # a name given a defined alias: Bank of America, N.A. ("Bank of America")
+    r"|\b((?:[A-Z][A-Za-z0-9&'.-]*,?(?:\s+(?:of|and|&|de|la|the))?\s+){0,5}[A-Z][A-Za-z0-9&'.-]*)"
+    r",?\s*\(\s*(?:the\s+|hereinafter\s+)?[\"“][A-Z][\w .&-]*[\"”]"
+)
+_NBSP = "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_SPACES = str.maketrans(dict.fromkeys(_NBSP, " "))
+_NOT_PARTY = re.compile(
+    r"\b(agreement|contract|license|plan|schedule|exhibit|section|article|date|term)\b|\.\s",
+    re.IGNORECASE,
+)
+_GENERIC_TITLES = frozenset("agreement contract license lease plan policy amendment".split())
 # A word of an upper-case title: no "." ("CORIO INC." is not part of one) and none of the
 # words that start the sentence after it ("CO-BRANDING AGREEMENT THIS CO-BRANDING …").
 _TITLE_WORD = r"(?!(?:THIS|THE|BY|BETWEEN|IS|MADE|ENTERED|DATED)\b)[A-Z][A-Z0-9&'/-]*"
 _TITLE_SPAN = re.compile(
     # an upper-case title ("INTELLECTUAL PROPERTY AGREEMENT"), wherever the line break fell
-    rf"\b((?:{_TITLE_WORD},?[ \t]+){{0,6}}(?:AGREEMENT|CONTRACT|LICENSE|LEASE|PLAN|POLICY|DEED|"
+    rf"\b((?:{_TITLE_WORD},?(?:[ \t]+|[ \t]*\n[ \t]*)){{0,6}}"
+    r"(?:AGREEMENT|CONTRACT|LICENSE|LEASE|PLAN|POLICY|DEED|"
     r"MEMORANDUM|ADDENDUM|AMENDMENT|TERMS AND CONDITIONS|STATEMENT OF WORK))\b"
     # or "This Master Services Agreement"
     r"|\b(?:THIS|This)\s+(?:[\"“])?([A-Z][A-Za-z0-9 ,&'/-]{2,80}?(?:AGREEMENT|Agreement|"
@@ -166,6 +179,8 @@ def candidate_spans(kind: AnswerType, text: str) -> list[tuple[int, int]]:
     """Spans of `text` that could be the answer to a question of answer type `kind` (a date,
     a period, an amount, a law or place, an organization, a document title), in order;
     none for YESNO and OTHER. Used to offer the model verbatim choices."""
+    # PDF text spaces words with no-break spaces; one character for one keeps the offsets
+    text = text.translate(_SPACES)
     spans: list[tuple[int, int]] = []
     if kind is AnswerType.DATE:
         for pattern in _DATE_SPANS:
@@ -180,7 +195,15 @@ def candidate_spans(kind: AnswerType, text: str) -> list[tuple[int, int]]:
             group = next(g for g in (1, 2, 3) if m.group(g))
             spans.append(m.span(group))
     elif kind is AnswerType.PARTY:
-        spans += [m.span(1) for m in _PARTY_SPAN.finditer(text)]
+        for m in _PARTY_SPAN.finditer(text):
+            group = 1 if m.group(1) else 2
+            a, b = m.span(group)
+            value = text[a:b]
+            if value.split()[0].lower() in ("the", "this", "each", "such", "any"):
+                continue
+            if group == 2 and _NOT_PARTY.search(value):
+                continue  # 'the "Agreement"', 'Business Plan. The Company'
+            spans.append((a, b))
     elif kind is AnswerType.TITLE:
         for m in _TITLE_SPAN.finditer(text):
             group = 1 if m.group(1) else 2
@@ -189,8 +212,13 @@ def candidate_spans(kind: AnswerType, text: str) -> list[tuple[int, int]]:
             lead = re.match(r"(?:EXHIBIT|Exhibit|SCHEDULE|ANNEX)\s+[\d.A-Z-]+\s+", text[a:b])
             if lead:
                 a += lead.end()
-            if len(text[a:b].split()) >= 1:
-                spans.append((a, b))
+            spans.append((a, b))
+        # a bare "AGREEMENT" is only a title when nothing longer is offered
+        longer = [sp for sp in spans if len(text[sp[0] : sp[1]].split()) > 1]
+        if longer:
+            spans = [
+                sp for sp in spans if text[sp[0] : sp[1]].strip().lower() not in _GENERIC_TITLES
+            ]
     spans = sorted(set(spans))
     # drop spans inside a longer one
     out: list[tuple[int, int]] = []

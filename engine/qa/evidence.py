@@ -80,6 +80,7 @@ class ScoredSentence:
     score: float
     spans: tuple[tuple[int, int], ...] = ()  # every sentence of the passage, for neighbours
     relevance: float = 0.0  # the share of the question's idf it (or its heading) holds, 0..1
+    meaning: float | None = None  # cosine with the question by the dense embedder, if run
 
     @property
     def text(self) -> str:
@@ -98,6 +99,7 @@ class Evidence:
     sentences: tuple[tuple[int, int], ...]
     score: float
     relevance: float = 0.0  # the best relevance of its sentences (see ScoredSentence)
+    meaning: float | None = None  # the best cosine of its sentences with the question
 
     @property
     def text(self) -> str:
@@ -187,7 +189,7 @@ def rank_sentences(
     weights: Weights = Weights(),
     kind: AnswerType | None = None,
     code: Callable[[ContextItem], bool] | None = None,
-    max_dense: int = 64,
+    max_dense: int = 40,
 ) -> list[ScoredSentence]:
     """Every sentence of `passages` (best-ranked passage first), scored for `question`, best
     first. `idf` maps stems to corpus idf (None: every stem weighs 1); `embed` gives unit
@@ -265,6 +267,7 @@ def _add_meaning(
     out = list(parts)
     for i, sim in zip(order, sims, strict=True):
         sentence, score = out[i]
+        sentence = dataclasses.replace(sentence, meaning=float(sim))
         out[i] = (sentence, score + weight * (float(sim) - lo) / span)
     return out
 
@@ -284,6 +287,7 @@ def select_evidence(
     first; sentences scoring under `min_score` are left out."""
     chosen: dict[tuple[str, int], list[tuple[int, int, int, float]]] = {}
     relevance: dict[tuple[str, int, int], float] = {}
+    meaning: dict[tuple[str, int, int], float] = {}
     by_item: dict[tuple[str, int], ContextItem] = {}
     spans_of: dict[tuple[str, int], tuple[tuple[int, int], ...]] = {}
     used = 0
@@ -304,6 +308,8 @@ def select_evidence(
         by_item[ident] = s.item
         spans_of[ident] = s.spans
         relevance[(s.item.chunk_id, s.start, s.end)] = s.relevance
+        if s.meaning is not None:
+            meaning[(s.item.chunk_id, s.start, s.end)] = s.meaning
         taken.append((s.start, s.end, s.index, s.score))
         used += cost
         picked += 1
@@ -360,5 +366,15 @@ def select_evidence(
             ),
             default=0.0,
         )
-        out.append(Evidence(f"e{first_key + i}", item, start, end, sentences, score, best))
+        sims = [
+            m
+            for (cid, a, b), m in meaning.items()
+            if cid == item.chunk_id and a >= start and b <= end
+        ]
+        out.append(
+            Evidence(
+                f"e{first_key + i}", item, start, end, sentences, score, best,
+                max(sims) if sims else None,
+            )
+        )  # fmt: skip
     return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from engine.llm.backends import Backend
 from engine.qa.answer_types import AnswerType, answer_type
-from engine.qa.compose import Conclusion, Mode, conclude, draft_answer
+from engine.qa.compose import Conclusion, conclude, draft_answer
 from engine.qa.evidence import Embed, Evidence, Idf, question_terms, rank_sentences, select_evidence
 from engine.qa.retrieve import Retriever
 from engine.settings import Settings
@@ -137,10 +137,16 @@ def answer_in_document(
         first_key=first_key,
         kind=kind,
     )
-    draft = draft_answer(question, windows, kind=kind, has_terms=has_terms(question, kind))
+    draft = draft_answer(
+        question,
+        windows,
+        kind=kind,
+        has_terms=has_terms(question, kind),
+        ask_model_yesno=settings.retrieval.yesno_model,
+    )
     raw = ""
     prompt_tokens = completion_tokens = 0
-    if draft.mode is not Mode.NONE:
+    if draft.messages:
         # one-off prompts: saving their KV state for reuse would only cost time
         params = dataclasses.replace(draft.params(settings), cache_state=False)
         stream = backend.stream(draft.messages, params)
@@ -155,5 +161,5 @@ def answer_in_document(
         evidence_context(windows, retriever),
         prompt_tokens,
         completion_tokens,
-        draft.mode is not Mode.NONE,
+        bool(draft.messages),
     )
