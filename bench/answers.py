@@ -97,7 +97,10 @@ def _gold_spans(bench: Path) -> dict[tuple[str, str], list[str]]:
 
     csv.field_size_limit(1 << 30)
     out: dict[tuple[str, str], list[str]] = {}
-    pdfs = {re.sub(r"[^a-z0-9]", "", p.name.lower())[:40]: p.name for p in (bench / "cuad" / "pdf").glob("*.pdf")}
+    pdfs = {
+        re.sub(r"[^a-z0-9]", "", p.name.lower())[:40]: p.name
+        for p in (bench / "cuad" / "pdf").glob("*.pdf")
+    }
     with (bench / "cuad" / "full_annotations" / "master_clauses.csv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             name = pdfs.get(re.sub(r"[^a-z0-9]", "", row["Filename"].lower())[:40])
@@ -186,7 +189,9 @@ def score(records: Iterable[Record], contracts: Sequence[Any]) -> None:
         gold = contract.gold[r.category]
         found = r.state == "found" and not says_absent(r.answer)
         if r.category in VALUE_CATEGORIES:
-            r.correct = None if gold.redacted else score_value(r.category, r.answer, gold, contract.gold)
+            r.correct = (
+                None if gold.redacted else score_value(r.category, r.answer, gold, contract.gold)
+            )
         else:
             r.correct = found == gold.present
         golds = [norm(g) for g in spans.get((r.contract, r.category.lower()), []) if g.strip()]
@@ -248,8 +253,15 @@ def _report(summaries: dict[str, dict[str, Any]]) -> None:
         ("unsupported-claim rate", "unsupported_rate"),
     ):
         rows.append([label, *(_pct(*summaries[s][key]) for s in systems)])
-    rows.append(["cross-document citations", *(summaries[s]["cross_document_citations"] for s in systems)])
-    rows.append(["TTFT p50 / p90 (s)", *(f"{summaries[s]['ttft_p50']} / {summaries[s]['ttft_p90']}" for s in systems)])
+    rows.append(
+        ["cross-document citations", *(summaries[s]["cross_document_citations"] for s in systems)]
+    )
+    rows.append(
+        [
+            "TTFT p50 / p90 (s)",
+            *(f"{summaries[s]['ttft_p50']} / {summaries[s]['ttft_p90']}" for s in systems),
+        ]
+    )
     print()
     _table(["CUAD", *systems], rows)
     cats = sorted({c for s in systems for c in summaries[s]["per_category"]})
@@ -257,7 +269,16 @@ def _report(summaries: dict[str, dict[str, Any]]) -> None:
     _table(
         ["category", *systems],
         [
-            [c, *(_pct(summaries[s]["per_category"].get(c, {}).get("right", 0), summaries[s]["per_category"].get(c, {}).get("n", 0)) for s in systems)]
+            [
+                c,
+                *(
+                    _pct(
+                        summaries[s]["per_category"].get(c, {}).get("right", 0),
+                        summaries[s]["per_category"].get(c, {}).get("n", 0),
+                    )
+                    for s in systems
+                ),
+            ]
             for c in cats
         ],
     )

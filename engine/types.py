@@ -99,8 +99,9 @@ class StoredChunk:
 
 ItemKind = Literal["chunk", "node"]
 #: Who attached a citation to its sentence: the model's own key, or Tomes, which found the
-#: sentence in a source the model did not cite ("matched").
-Origin = Literal["model", "matched"]
+#: sentence in a source the model did not cite ("matched"); "closest" marks a passage shown
+#: with an honest miss (the nearest the documents came, not support for a claim).
+Origin = Literal["model", "matched", "closest"]
 MessageRole = Literal["user", "assistant"]
 
 

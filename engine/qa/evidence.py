@@ -111,7 +111,7 @@ class Evidence:
 
 
 # The idf of a word found in ~2% of passages: a question needs about that much idf in common
-# with a sentence for the sentence to count as fully on topic.
+# with a sentence for the sentence to count as fully on topic (less in a small project).
 _IDF_FLOOR = 4.0
 
 # --------------------------------------------------------------------------------- terms
@@ -204,7 +204,12 @@ def rank_sentences(
     # A question whose only words are common ones ("When is it *effective*?") must not make
     # every sentence with that word look like the answer: the share is of at least a rare
     # word's worth of idf.
-    total = max(sum(weight.get(t, 0.0) for t in unique), _IDF_FLOOR if idf else 0.0) or 1.0
+    floor = 0.0
+    if idf and unique:
+        # a word no passage has gets the corpus's highest idf; in a small project every idf is
+        # small, so the floor follows it
+        floor = min(_IDF_FLOOR, 0.55 * idf(["\x00"])[0])
+    total = max(sum(weight.get(t, 0.0) for t in unique), floor) or 1.0
     pairs = {frozenset((a, b)) for a, b in itertools.pairwise(terms) if a != b}
     identity = asks_identity(question, kind)
     out: list[ScoredSentence] = []

@@ -27,8 +27,7 @@ CONTRACTS = {
         "between Gamma Metals Ltd. and Orion Tools Inc. " + FILLER,
         "12. Non-Competition. During the term, Orion Tools shall not manufacture or sell "
         "products that compete with the products of Gamma Metals in Europe. " + FILLER,
-        "15. Governing Law. This Agreement is governed by the laws of England and Wales. "
-        + FILLER,
+        "15. Governing Law. This Agreement is governed by the laws of England and Wales. " + FILLER,
     ],
     "delta-license-agreement.pdf": [
         "DELTA LICENSE AGREEMENT. This License Agreement is made as of June 1, 2020 by and "
