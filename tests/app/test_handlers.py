@@ -379,7 +379,7 @@ def test_the_chat_remembers_its_documents(ready: Handlers) -> None:
     *_, docs = ready.load_chat("Acme", session)
     assert docs["value"] == [doc_id] and docs["choices"][0][1] == doc_id
     # a question in this chat is answered within its documents
-    chat, *_ = _ask(ready, "Acme", FEE_QUESTION, session)[-1]
+    _ask(ready, "Acme", FEE_QUESTION, session)
     with ready.ws.project("Acme").open() as store:
         answer = ChatLog(store).answers(session)[-1]
     assert answer.scope == (doc_id,)
