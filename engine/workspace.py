@@ -428,7 +428,8 @@ class Workspace:
         picked = [d for d in chosen if d in names]
         lexical = self.lexical(store.path.parent)
         current = lexical.is_current(store)
-        pool = [i for i in self._identities(store) if not picked or i.doc_id in picked]
+        identities = self._identities(store)
+        pool = [i for i in identities if not picked or i.doc_id in picked]
         match = resolve_scope(question, pool, doc_freq=lexical.doc_frequency if current else None)
         doc_ids: tuple[str, ...] | None = match.doc_ids or (tuple(picked) if picked else None)
         if match:
@@ -451,6 +452,7 @@ class Workspace:
             idf=lexical.idf if current else None,
             embed=embed,
             notices=tuple(notices),
+            code_docs=frozenset(i.doc_id for i in identities if i.kind == "code"),
         )
 
     def resolve_documents(self, project: Project, wanted: Sequence[str]) -> list[DocumentInfo]:

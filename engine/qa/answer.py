@@ -83,6 +83,7 @@ class AskScope:
     idf: Idf | None = None
     embed: Embed | None = None
     notices: tuple[str, ...] = ()
+    code_docs: frozenset[str] = frozenset()  # documents that are source code (cut by lines)
 
     def describe(self) -> str:
         """How an answer names where it looked: "the documents", or the document names."""
@@ -194,7 +195,7 @@ def _find_evidence(
     retriever = scope.retriever_for(doc_ids)
     windows = find_evidence(
         question, retriever, budget=budget, count=count, idf=scope.idf, embed=scope.embed,
-        first_key=first_key, exclude=exclude, kind=kind,
+        first_key=first_key, exclude=exclude, kind=kind, code_docs=scope.code_docs,
     )  # fmt: skip
     return windows, retriever
 
@@ -364,6 +365,7 @@ def _each_job(question: str, scope: AskScope, backend: Backend, settings: Settin
                 idf=scope.idf,
                 embed=scope.embed,
                 first_key=len(context) + 1,
+                code=doc_id in scope.code_docs,
             )
             holder.prompt_tokens += part.prompt_tokens
             holder.completion_tokens += part.completion_tokens

@@ -58,15 +58,24 @@ def find_evidence(
     first_key: int = 1,
     exclude: frozenset[str] = frozenset(),
     kind: AnswerType | None = None,
+    code_docs: frozenset[str] = frozenset(),
 ) -> list[Evidence]:
-    """The evidence windows for `question` among what `retriever` finds (best first)."""
+    """The evidence windows for `question` among what `retriever` finds (best first);
+    passages of `code_docs` are cut into line groups, not sentences."""
     rank = getattr(retriever, "rank", None)
     if rank is not None:
         passages = [p for p in rank(question, exclude=exclude) if p.level == 0][:PASSAGES]
     else:  # a retriever without ranking: take what it packs
         found = retriever(question, budget=budget * 4, count=count, exclude=exclude)
         passages = [p for p in found.items if p.level == 0]
-    sentences = rank_sentences(question, passages, idf=idf, embed=embed, kind=kind)
+    sentences = rank_sentences(
+        question,
+        passages,
+        idf=idf,
+        embed=embed,
+        kind=kind,
+        code=(lambda item: item.doc_id in code_docs) if code_docs else None,
+    )
     return select_evidence(sentences, budget=budget, count=count, first_key=first_key)
 
 
@@ -123,6 +132,7 @@ def answer_in_document(
     embed: Embed | None = None,
     first_key: int = 1,
     budget: int | None = None,
+    code: bool = False,
 ) -> DocumentPart:
     """Answer `question` from document `doc_id` alone (`retriever` must be scoped to it).
     The caller holds the model (`ModelManager.acquire`/`use`)."""
@@ -136,6 +146,7 @@ def answer_in_document(
         embed=embed,
         first_key=first_key,
         kind=kind,
+        code_docs=frozenset({doc_id}) if code else frozenset(),
     )
     draft = draft_answer(
         question,

@@ -37,6 +37,7 @@ class DocIdentity:
     name: str
     title: str = ""
     parties: tuple[str, ...] = ()
+    kind: str = ""  # the document kind ("pdf", "code", …)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ _COMMON = frozenset(
 def identify(doc_id: str, name: str, kind: str = "", opening: str = "") -> DocIdentity:
     """A document's identity from its name and the text at its opening (its first passage)."""
     if kind == "code" or not opening:
-        return DocIdentity(doc_id, name)
+        return DocIdentity(doc_id, name, kind=kind)
     titles = [opening[a:b] for a, b in candidate_spans(AnswerType.TITLE, opening[:1500])]
     title = " ".join(titles[0].split()) if titles else ""
     parties = tuple(
@@ -83,7 +84,7 @@ def identify(doc_id: str, name: str, kind: str = "", opening: str = "") -> DocId
             " ".join(opening[a:b].split()) for a, b in candidate_spans(AnswerType.PARTY, opening)
         )
     )[:6]
-    return DocIdentity(doc_id, name, title, parties)
+    return DocIdentity(doc_id, name, title, parties, kind)
 
 
 def _words(text: str) -> list[str]:

@@ -40,7 +40,9 @@ _ITEM_LINE = re.compile(
     re.IGNORECASE,
 )
 _SOFT = (re.compile(r"[;:](?=\s)"), re.compile(r",(?=\s+\(?[a-z0-9ivx]{1,3}\)\s)"))
-_TOPLEVEL_CODE = re.compile(r"\n(?=(?:def |class |async def |@|function |export |public |fn ))")
+# A top-level definition starts a group (a decorator or comment line right above it stays
+# with it: see `_code_groups`).
+_TOPLEVEL_CODE = re.compile(r"\n(?=(?:def |class |async def |function |export |public |fn ))")
 
 
 def _is_abbreviation(text: str, end: int) -> bool:
@@ -137,9 +139,18 @@ def split_sentences(
 
 
 def _code_groups(text: str, max_lines: int) -> list[tuple[int, int]]:
-    bounds = sorted({0, len(text), *(m.start() for m in _BLANK.finditer(text))} | {
-        m.start() + 1 for m in _TOPLEVEL_CODE.finditer(text)
-    })  # fmt: skip
+    starts = set()
+    for m in _TOPLEVEL_CODE.finditer(text):
+        at = m.start() + 1
+        # walk up over decorator and comment lines that lead into the definition
+        while at > 0:
+            prev = text.rfind("\n", 0, at - 1) + 1
+            line = text[prev : at - 1].lstrip()
+            if not line.startswith(("@", "#", "//", "/*", "*")) or not line:
+                break
+            at = prev
+        starts.add(at)
+    bounds = sorted({0, len(text), *(m.start() for m in _BLANK.finditer(text))} | starts)
     spans: list[tuple[int, int]] = []
     for a, b in itertools.pairwise(bounds):
         s, e = _trim(text, a, b)
