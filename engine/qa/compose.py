@@ -32,6 +32,7 @@ from engine.llm.backends.base import ChatMessage, GenerationParams
 from engine.qa.answer_types import AnswerType, answer_type, candidate_spans
 from engine.qa.binding import Locate, bind_answer
 from engine.qa.evidence import Evidence, asks_identity
+from engine.qa.facts import content_stems
 from engine.qa.instructions import (
     CHOOSE_SYSTEM,
     NOT_FOUND_REPLY,
@@ -272,8 +273,15 @@ def _with_cosignatories(chosen: Sequence[Choice], choices: Sequence[Choice]) -> 
     return out
 
 
-def _best_sentence(window: Evidence) -> tuple[int, int]:
-    return window.sentences[0] if window.sentences else (window.start, window.end)
+def _best_sentence(window: Evidence, question: str) -> tuple[int, int]:
+    """The sentence of `window` that shares most words with the question (the first on a
+    tie): what a Yes is cited to."""
+    wanted = content_stems(question)
+    spans = list(window.sentences) or [(window.start, window.end)]
+    return max(
+        spans,
+        key=lambda s: (len(content_stems(window.item.text[s[0] : s[1]]) & wanted), -s[0]),
+    )
 
 
 def conclude(
@@ -305,7 +313,7 @@ def conclude(
         if draft.messages and not reply.lower().startswith("yes"):
             return Conclusion(AnswerState.NOT_FOUND, "No.", (), closest=draft.evidence[:3])
         window = draft.evidence[0]
-        start, end = _best_sentence(window)
+        start, end = _best_sentence(window, draft.question)
         locator = locate(window, start, end) if locate else window.item.locator
         citation = Citation(
             key=window.key,
