@@ -344,6 +344,14 @@ def _print_citations(answer: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
 @click.option("--retrieve-only", is_flag=True, help="Only show the context; no model runs.")
 @click.option("--budget", type=int, default=None, help="Context budget in tokens.")
+@click.option(
+    "--document",
+    "-d",
+    "documents",
+    multiple=True,
+    help="Answer from this document only (its file name, or a part of it only one document "
+    "has); repeat for several.",
+)
 @_model_options
 @_friendly
 def ask_cmd(
@@ -352,22 +360,28 @@ def ask_cmd(
     as_json: bool,
     retrieve_only: bool,
     budget: int | None,
+    documents: tuple[str, ...],
     **model: Any,
 ) -> None:
     """Ask a question about a project's documents; the answer cites pages and lines.
 
     The answer streams as it is written; its citations (document, page or lines, and the
-    quoted source text) follow. With --retrieve-only, only the context is shown.
+    quoted source text) follow. A question that names a document ("the Acme agreement") is
+    answered from it alone; --document chooses documents yourself. With --retrieve-only, only
+    the context is shown.
     """
     from engine import Workspace
-    from engine.types import Answer, Timings
+    from engine.types import Answer, AnswerState, Timings
 
     overrides = {"retrieval.budget": budget, **_model_overrides(**model)}
     workspace = Workspace(_settings(**overrides))
     try:
         proj = workspace.project(project)
+        doc_ids = (
+            [d.id for d in workspace.resolve_documents(proj, documents)] if documents else None
+        )
         if retrieve_only:
-            items, elapsed = workspace.retrieve(proj, question)
+            items, elapsed = workspace.retrieve(proj, question, documents=doc_ids)
             answer = Answer(
                 question=question,
                 text="",
@@ -388,8 +402,10 @@ def ask_cmd(
                     text = " ".join(item.text.split())
                     click.echo("    " + (text[:400] + "…" if len(text) > 400 else text))
             return
-        stream = workspace.ask(proj, question)
+        stream = workspace.ask(proj, question, documents=doc_ids)
+        streamed = ""
         for piece in stream:
+            streamed += piece
             if not as_json:
                 click.echo(piece, nl=False)
         answer = stream.result()
@@ -399,10 +415,19 @@ def ask_cmd(
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return
     click.echo()
-    if answer.raw_text and answer.text != answer.raw_text.strip():
-        # citations were corrected or the answer was flagged: show the checked version
+    if answer.text.strip() != streamed.strip():
+        # keys attached, unsupported sentences removed, or the answer flagged: the checked
+        # version is the answer
         click.echo("\nChecked answer:\n" + answer.text)
     _print_citations(answer)
+    if answer.state is not AnswerState.FOUND and answer.context:
+        click.echo("\nClosest passages:")
+        for item in answer.context[:3]:
+            text = " ".join(item.text.split())
+            click.secho(f"[{item.key}] {item.document} {item.locator.label()}", bold=True, nl=False)
+            click.echo(f" {text[:200]}" + ("…" if len(text) > 200 else ""))
+    for removed in answer.removed:
+        click.secho(f"Removed from the answer: {removed}", fg="yellow", err=True)
     for notice in answer.notices:
         click.secho(notice, fg="yellow", err=True)
 

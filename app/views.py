@@ -33,9 +33,11 @@ __all__ = [
     "ocr_note",
     "png",
     "progress_line",
+    "reading_line",
     "sentence",
     "short",
     "source_html",
+    "sources_of",
     "summary_line",
     "viewer_head",
 ]
@@ -124,7 +126,9 @@ def summary_line(counts: dict[str, int]) -> str:
     for key in ("unchanged", "skipped", "failed"):
         if counts.get(key):
             parts.append(f"{counts[key]} {key}")
-    line = "✓ Done: " + ", ".join(parts) + "."
+    # a batch where nothing was added and something failed did not go well: no check mark
+    mark = "⚠" if counts.get("failed") and not added else "✓"
+    line = f"{mark} Done: " + ", ".join(parts) + "."
     if added:
         line += " You can ask questions now; summaries build in the background."
     if counts.get("failed"):
@@ -133,6 +137,28 @@ def summary_line(counts: dict[str, int]) -> str:
 
 
 # ---------------------------------------------------------------------- answers and citations
+def sources_of(answer: Answer) -> tuple[Citation, ...]:
+    """What an answer's source chips show, in chip order: its citations, or for an honest miss
+    the closest passages it read (marked as such, never as verified)."""
+    if answer.citations or answer.state == "found":
+        return answer.citations
+    from engine.types import Citation
+
+    return tuple(
+        Citation(
+            key=item.key,
+            chunk_id=item.chunk_id,
+            document=item.document,
+            locator=item.locator,
+            quote=item.text,
+            verified=False,
+            doc_id=item.doc_id,
+            origin="closest",
+        )
+        for item in answer.context[:3]
+    )
+
+
 def chips_html(
     citations: Sequence[Citation],
     *,
@@ -154,7 +180,10 @@ def chips_html(
             continue
         seen.add(ident)
         label = html.escape(cite.label() or cite.document)
-        if cite.verified:
+        if cite.origin == "closest":
+            tip = "The closest passage found (not an answer): " + short(cite.quote)
+            cls = "tomes-chip closest"
+        elif cite.verified:
             tip = f"Open {cite.label()}" + (f": “{short(cite.quote)}”" if cite.quote else "")
             cls = "tomes-chip verified"
         else:
@@ -176,12 +205,43 @@ def chips_html(
     )
 
 
+def _cell(text: str) -> str:
+    return " ".join(text.replace("|", "\\|").split())
+
+
 def answer_markdown(answer: Answer) -> str:
-    """How an answer reads in the chat: its checked text, then any notices in italics."""
-    text = answer.text.strip() or "_(no answer)_"
+    """How an answer reads in the chat: its checked text (a table, one row per document, for a
+    question about each document), then what was removed and any notices in italics."""
+    if answer.documents:
+        rows = ["| Document | Answer |", "|---|---|"]
+        for part in answer.documents:
+            shown = part.text if part.state == "found" else f"_{part.text}_"
+            rows.append(f"| {_cell(short(part.document, 60))} | {_cell(shown)} |")
+        text = "\n".join(rows)
+    else:
+        text = answer.text.strip() or "_(no answer)_"
+    if answer.state != "found" and answer.context and not answer.documents:
+        text += "\n\n_The closest passages are listed below as sources._"
+    for removed in answer.removed:
+        text += f"\n\n_✂ Taken out of the answer: {_cell(removed)}_"
     for notice in answer.notices:
         text += f"\n\n_ⓘ {notice}_"
     return text
+
+
+def reading_line(sources: Sequence[tuple[str, str]], elapsed: float, *, writing: bool) -> str:
+    """The line shown while an answer is prepared: which sources are being read, and for how
+    long. `sources` are (document, where) pairs."""
+    if not sources:
+        return f"⏳ Looking for the passages that answer this… {elapsed:.0f} s"
+    docs = list(dict.fromkeys(d for d, _ in sources))
+    where = "; ".join(
+        short(d, 48) + " " + ", ".join(w for doc, w in sources if doc == d and w) for d in docs[:3]
+    )
+    more = f" and {len(docs) - 3} more documents" if len(docs) > 3 else ""
+    verb = "Writing from" if writing else "Reading"
+    count = f"{len(sources)} passage{'s' if len(sources) != 1 else ''}"
+    return f"⏳ {verb} {count}: {where}{more} · {elapsed:.0f} s"
 
 
 # ------------------------------------------------------------------------------ source viewer

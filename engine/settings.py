@@ -137,6 +137,23 @@ class RetrievalSettings:
     rrf_k: int = _f(
         20, "Reciprocal-rank-fusion constant (lower trusts the top ranks more).", min=1, max=1000
     )
+    evidence_tokens: int = _f(
+        420,
+        "Evidence budget in tokens for a specific question: the sentences that answer it, "
+        "ranked out of the retrieved passages (a few hundred tokens keep answers fast).",
+        min=64,
+        max=100_000,
+    )
+    evidence_meaning: bool = _f(
+        True,
+        "Rank evidence sentences by meaning too (dense embeddings of the best candidate "
+        "sentences; needs retrieval.embeddings).",
+    )
+    yesno_model: bool = _f(
+        False,
+        "Put yes/no questions to the model; off: relevant evidence is the Yes (measured more "
+        "accurate with the small embedded model).",
+    )
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,17 @@ shapes of DESIGN.md's `ask --json`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from ingest.types import DocKind, Locator
 
 __all__ = [
     "Answer",
+    "AnswerState",
     "Citation",
     "ContextItem",
+    "DocumentAnswer",
     "DocumentInfo",
     "ItemKind",
     "ItemRef",
@@ -97,9 +100,19 @@ class StoredChunk:
 
 ItemKind = Literal["chunk", "node"]
 #: Who attached a citation to its sentence: the model's own key, or Tomes, which found the
-#: sentence in a source the model did not cite ("matched").
-Origin = Literal["model", "matched"]
+#: sentence in a source the model did not cite ("matched"); "closest" marks a passage shown
+#: with an honest miss (the nearest the documents came, not support for a claim).
+Origin = Literal["model", "matched", "closest"]
 MessageRole = Literal["user", "assistant"]
+
+
+class AnswerState(StrEnum):
+    """What an answer (or one document's part of it, or a review-grid cell) came to."""
+
+    FOUND = "found"  # answered, and the answer holds against its cited evidence
+    NOT_FOUND = "not_found"  # the documents do not say
+    UNCLEAR = "unclear"  # the model answered, but nothing it said could be verified
+
 
 _NODE_PREFIX = "node:"
 
@@ -238,11 +251,21 @@ class Answer:
     raw_text: str = ""
     new_keys: tuple[str, ...] = ()
     followup: bool = False
+    state: AnswerState = AnswerState.FOUND
+    # the documents the question was answered within (empty: all of the project's)
+    scope: tuple[str, ...] = ()
+    # "each / every / which agreements …": one result per document in scope
+    documents: tuple[DocumentAnswer, ...] = ()
+    # sentences of the model's answer taken out because their sources do not hold them
+    removed: tuple[str, ...] = ()
+    # the user turn as the model read it (evidence and question): a follow-up repeats it
+    turn: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "question": self.question,
             "answer": self.text,
+            "state": self.state.value,
             "supported": self.supported,
             "citations": [c.to_json() for c in self.citations],
             "context": [c.to_json() for c in self.context],
@@ -259,6 +282,31 @@ class Answer:
             },
             "notices": list(self.notices),
             "model": self.model,
+            "scope": list(self.scope),
+            "removed": list(self.removed),
+        }
+        if self.documents:
+            out["documents"] = [d.to_json() for d in self.documents]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentAnswer:
+    """One document's part of a per-document answer (and, in a review grid, one cell)."""
+
+    doc_id: str
+    document: str
+    state: AnswerState
+    text: str  # the short answer, with its keys; empty when not found
+    citations: tuple[Citation, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "document": self.document,
+            "state": self.state.value,
+            "answer": self.text,
+            "citations": [c.to_json() for c in self.citations],
         }
 
 
@@ -290,6 +338,7 @@ class Session:
     title: str
     created_at: str
     updated_at: str
+    scope: tuple[str, ...] = ()  # the documents this chat asks about (empty: all)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,9 @@ from engine.intake import FileEvent, FileStatus, ingest_paths
 from engine.llm.backends import model_identity
 from engine.llm.models import ModelManager
 from engine.ocr import OcrProgress
-from engine.qa.answer import AnswerStream, ask
+from engine.qa.answer import AnswerStream, AskScope, ask
 from engine.qa.retrieve import HybridRetriever, Modes
+from engine.qa.scope import DocIdentity, identify, resolve_scope
 from engine.review.export import ReportFormat, collect, write_report
 from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings, SettingValue
@@ -130,6 +131,7 @@ class Workspace:
         self._embedder_error: str | None = None
         self._indexes: dict[tuple[Path, str], tuple[VectorIndex, threading.Lock]] = {}
         self._lexical: dict[Path, LexicalIndex] = {}
+        self._identity_cache: dict[Path, tuple[tuple[int, int, int], list[DocIdentity]]] = {}
         # per project database: (chunk stamp, fanout) -> the planned tree's node keys
         self._plans: dict[Path, tuple[tuple[tuple[int, int, int], int], tuple[NodeKey, ...]]] = {}
 
@@ -490,18 +492,26 @@ class Workspace:
         *,
         session_id: int | None = None,
         overrides: Mapping[str, SettingValue] | None = None,
+        documents: Sequence[str] | None = None,
     ) -> AnswerStream:
         """Start answering. The returned stream keeps the project open until `.result()`
-        (or `.close()`); follow-ups in `session_id` reuse the earlier turns' context."""
+        (or `.close()`); follow-ups in `session_id` reuse the earlier turns' context.
+
+        The question is answered within `documents` (ids; None: the chat's chosen documents,
+        or all), and within the documents it names, if it names some ("the Biopure
+        agreement", "store.py")."""
         settings = self.settings_for(project, overrides)
         store = project.open()
         try:
-            history: list[Answer] = ChatLog(store).answers(session_id) if session_id else []
+            chats = ChatLog(store)
+            history: list[Answer] = chats.answers(session_id) if session_id else []
+            if documents is None and session_id:
+                documents = chats.session(session_id).scope
             notices = [n for n in (tree_notice(self._tree_progress(store, settings)),) if n]
-            retriever = self.retriever(store, settings, notices=notices)
+            scope = self._ask_scope(store, settings, question, documents or (), notices)
             stream = ask(
                 question,
-                retriever=retriever,
+                scope=scope,
                 models=self.models,
                 settings=settings,
                 history=history,
@@ -512,19 +522,100 @@ class Workspace:
         stream.on_finish(store.close)
         return stream
 
+    def _identities(self, store: ProjectStore) -> list[DocIdentity]:
+        """How each document can be named (title and parties at its opening), computed once
+        per set of chunks."""
+        key = documents.chunk_stamp(store)
+        where = store.path.resolve()
+        with self._embedder_lock:
+            cached = self._identity_cache.get(where)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        found = [identify(*row) for row in documents.openings(store)]
+        with self._embedder_lock:
+            self._identity_cache[where] = (key, found)
+        return found
+
+    def _ask_scope(
+        self,
+        store: ProjectStore,
+        settings: Settings,
+        question: str,
+        chosen: Sequence[str],
+        notices: list[str],
+    ) -> AskScope:
+        names = documents.document_names(store)
+        picked = [d for d in chosen if d in names]
+        lexical = self.lexical(store.path.parent)
+        current = lexical.is_current(store)
+        identities = self._identities(store)
+        pool = [i for i in identities if not picked or i.doc_id in picked]
+        match = resolve_scope(question, pool, doc_freq=lexical.doc_frequency if current else None)
+        doc_ids: tuple[str, ...] | None = match.doc_ids or (tuple(picked) if picked else None)
+        if match:
+            named = ", ".join(names[d] for d in match.doc_ids[:3])
+            more = f" and {len(match.doc_ids) - 3} more" if len(match.doc_ids) > 3 else ""
+            notices.append(f"Answered from {named}{more} only: the question names it.")
+        embed = None
+        if settings.retrieval.embeddings and settings.retrieval.evidence_meaning:
+            embedder = self.embedder()  # loaded on a process's first question (~0.5 s)
+            embed = embedder.embed if embedder is not None else None
+
+        def retriever_for(ids: Sequence[str] | None) -> HybridRetriever:
+            return self.retriever(store, settings, notices=notices, scope=ids)
+
+        return AskScope(
+            retriever_for=retriever_for,
+            doc_ids=doc_ids,
+            names=names,
+            reasons=match.reasons,
+            idf=lexical.idf if current else None,
+            embed=embed,
+            notices=tuple(notices),
+            code_docs=frozenset(i.doc_id for i in identities if i.kind == "code"),
+        )
+
+    def resolve_documents(self, project: Project, wanted: Sequence[str]) -> list[DocumentInfo]:
+        """The documents `wanted` names (`--document NAME`): by exact name, by base name, or
+        by a part of the name that only one document has. An unknown or ambiguous name is an
+        error that lists what matched."""
+        docs = self.documents(project)
+        out: list[DocumentInfo] = []
+        for name in wanted:
+            needle = name.strip().lower()
+            exact = [d for d in docs if d.name.lower() == needle or d.id == name]
+            base = [d for d in docs if d.name.rsplit("/", 1)[-1].lower() == needle]
+            part = [d for d in docs if needle and needle in d.name.lower()]
+            found = exact or base or part
+            if not found:
+                known = ", ".join(d.name for d in docs[:8]) + ("…" if len(docs) > 8 else "")
+                raise TomesError(
+                    f"no document matches {name!r} in project {project.name!r} "
+                    f"(documents: {known or 'none yet'})"
+                )
+            if len(found) > 1:
+                shown = "; ".join(d.name for d in found[:5])
+                raise TomesError(
+                    f"{name!r} matches {len(found)} documents ({shown}); give more of the name"
+                )
+            out.append(found[0])
+        return list({d.id: d for d in out}.values())
+
     def retrieve(
         self,
         project: Project,
         question: str,
         *,
         overrides: Mapping[str, SettingValue] | None = None,
+        documents: Sequence[str] | None = None,
     ) -> tuple[list[ContextItem], float]:
-        """The context a question would get, without running the model (`--retrieve-only`);
-        budgets are measured with the stored cl100k counts. Returns (items, seconds)."""
+        """The context a question would get, without running the model (`--retrieve-only`),
+        within `documents` (ids; None: all); budgets are measured with the stored cl100k
+        counts. Returns (items, seconds)."""
         settings = self.settings_for(project, overrides)
         with project.open() as store:
             t0 = time.perf_counter()
-            retriever = self.retriever(store, settings)
+            retriever = self.retriever(store, settings, scope=documents)
             found = retriever(
                 question, budget=settings.retrieval.budget, count=_cl100k_count, exclude=frozenset()
             )

@@ -1,14 +1,21 @@
-"""Chat handlers: loading a chat session, new / rename / delete, selecting an answer, and
-asking (the answer streams into the chat, then is saved with its sources)."""
+"""Chat handlers: loading a chat session, new / rename / delete, the chat's chosen documents,
+selecting an answer, and asking (the sources being read show at once with the time spent,
+the answer streams into the chat, then is saved with its sources)."""
 
+import queue
+import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import gradio as gr
 
 from app.handlers.base import ChatTurn, HandlerBase, Outputs, Update, skip, user_message
-from app.views import answer_markdown, chips_html
-from engine import ChatLog, Citation, TomesError
+from app.views import answer_markdown, chips_html, reading_line, sources_of
+from engine import AnswerStream, ChatLog, Citation, TomesError
 from engine.errors import AnswerPending
+
+# While the model reads, the status line is refreshed this often (seconds).
+_TICK = 0.5
 
 __all__ = ["ChatHandlers", "chat_messages"]
 
@@ -38,16 +45,22 @@ class ChatHandlers(HandlerBase):
         return chips_html(citations, doubtful=doubtful)
 
     def load_chat(self, project: str | None, session_id: int | None = None) -> Outputs:
-        """Outputs: session dropdown, chatbot, message ids, selected answer id, chips."""
+        """Outputs: session dropdown, chatbot, message ids, selected answer id, chips, the
+        chat's document picker."""
         if not project:
-            return gr.update(choices=[], value=None), [], [], None, chips_html([])
-        with self._chatlog(project) as chats:
+            empty = gr.update(choices=[], value=None)
+            return empty, [], [], None, chips_html([]), gr.update(choices=[], value=[])
+        proj = self._project(project)
+        with self.ws.chats(proj) as chats:
             sessions = chats.sessions()
             ids = [s.id for s in sessions]
             if session_id not in ids:
                 session_id = ids[0] if ids else None
             messages, msg_ids = chat_messages(chats, session_id) if session_id else ([], [])
             answer_id, citations = self._last_answer(chats, msg_ids)
+            scope = chats.session(session_id).scope if session_id else ()
+        docs = [(d.name, d.id) for d in self.ws.documents(proj)]
+        known = {doc_id for _, doc_id in docs}
         choices = [(s.title, s.id) for s in sessions]
         return (
             gr.update(choices=choices, value=session_id),
@@ -55,6 +68,7 @@ class ChatHandlers(HandlerBase):
             msg_ids,
             answer_id,
             self._chips(project, citations),
+            gr.update(choices=docs, value=[d for d in scope if d in known]),
         )
 
     def _last_answer(
@@ -63,8 +77,27 @@ class ChatHandlers(HandlerBase):
         for mid in reversed(msg_ids):
             answer = ChatLog.answer_of(chats.message(mid))
             if answer is not None:
-                return mid, answer.citations
+                return mid, sources_of(answer)
         return None, ()
+
+    def set_sources(
+        self, project: str | None, session_id: int | None, doc_ids: list[str] | None
+    ) -> tuple[Update, str]:
+        """Save which documents the chat asks about (none chosen: all of them); a chat is
+        created for the choice if there is none yet. Outputs: session dropdown, status."""
+        proj = self._project(project)
+        with self.ws.chats(proj) as chats:
+            if session_id is None:
+                session_id = chats.create_session().id
+            chats.set_scope(int(session_id), list(doc_ids or []))
+            choices = [(s.title, s.id) for s in chats.sessions()]
+        n = len(doc_ids or [])
+        line = (
+            f"This chat asks about {n} chosen document{'s' if n != 1 else ''}."
+            if n
+            else "This chat asks about every document of the project."
+        )
+        return gr.update(choices=choices, value=session_id), line
 
     def new_session(self, project: str | None) -> Outputs:
         with self._chatlog(project) as chats:
@@ -113,7 +146,7 @@ class ChatHandlers(HandlerBase):
             for mid in list(msg_ids)[index:]:
                 answer = ChatLog.answer_of(chats.message(mid))
                 if answer is not None:
-                    return mid, self._chips(project, answer.citations)
+                    return mid, self._chips(project, sources_of(answer))
         return gr.skip(), gr.skip()
 
     def ask(
@@ -123,38 +156,65 @@ class ChatHandlers(HandlerBase):
         question: str | None,
         chat: list[ChatTurn] | None,
         msg_ids: list[int] | None,
+        doc_ids: list[str] | None = None,
     ) -> Iterator[Outputs]:
-        """Stream an answer into the chat, then save it and show its sources. Errors are
-        reported in place (in the chat), not only as a toast.
-        Outputs: chatbot, question box, session dropdown, message ids, answer id, chips."""
+        """Stream an answer into the chat, then save it and show its sources. The passages
+        being read, and the time spent, show before the first word. Errors are reported in
+        place (in the chat), not only as a toast.
+        Outputs: chatbot, question box, session dropdown, message ids, answer id, chips,
+        status line."""
         question = (question or "").strip()
         chat = list(chat or [])
         if not question:
             gr.Warning("Type a question first.")
-            yield skip(6)
+            yield skip(7)
             return
         try:
             proj = self._project(project)
-            if session_id is None:
-                with self.ws.chats(proj) as chats:
+            with self.ws.chats(proj) as chats:
+                if session_id is None:
                     session_id = chats.create_session().id
+                if doc_ids is not None and list(chats.session(int(session_id)).scope) != list(
+                    doc_ids
+                ):
+                    chats.set_scope(int(session_id), list(doc_ids))
         except Exception as exc:
             gr.Warning(user_message(exc))
-            yield skip(6)
+            yield skip(7)
             return
+        started = time.monotonic()
         chat.append({"role": "user", "content": question})
-        chat.append({"role": "assistant", "content": "_Reading the documents…_"})
-        waiting = chips_html([], empty="Sources appear when the answer is complete.")
-        yield chat, "", gr.skip(), gr.skip(), None, waiting
+        chat.append(
+            {"role": "assistant", "content": "_Looking for the passages that answer this…_"}
+        )
+        waiting = chips_html([], empty="The passages being read appear here.")
+        yield chat, "", gr.skip(), gr.skip(), None, waiting, reading_line([], 0.0, writing=False)
         stream = None
+        pump: _Pump | None = None
         try:
             stream = self.ws.ask(proj, question, session_id=int(session_id))
+            sources = [(c.document, c.locator.label()) for c in stream.context]
+            reading = chips_html(
+                [], empty="Reading: " + "; ".join(f"{d} {w}".strip() for d, w in sources[:6])
+            ) if sources else gr.skip()  # fmt: skip
+            elapsed = time.monotonic() - started
+            yield (
+                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), reading,
+                reading_line(sources, elapsed, writing=False),
+            )  # fmt: skip
             text = ""
-            for piece in stream:
+            pump = _Pump(stream)
+            for piece in pump.pieces():
+                elapsed = time.monotonic() - started
+                if piece is None:  # still reading: say for how long
+                    sources = [(c.document, c.locator.label()) for c in stream.context]
+                    line = reading_line(sources, elapsed, writing=bool(text))
+                    yield (*skip(6), line)
+                    continue
                 text += piece
                 # a new list each time: Gradio diffs each value against the one before
                 chat = [*chat[:-1], {"role": "assistant", "content": text}]
-                yield chat, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield chat, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             answer = stream.result()
             try:
                 self.ws.record(proj, int(session_id), answer)
@@ -162,16 +222,70 @@ class ChatHandlers(HandlerBase):
                 # The answer stays on screen and on disk; the chat shows it once saved.
                 gr.Warning(user_message(kept))
                 chat = [*chat[:-1], {"role": "assistant", "content": text}]
-                yield chat, gr.skip(), gr.skip(), gr.skip(), None, chips_html([], empty=" ")
+                yield (
+                    chat, gr.skip(), gr.skip(), gr.skip(), None, chips_html([], empty=" "),
+                    "Answered; saving it is waiting for the project to be free.",
+                )  # fmt: skip
                 return
         except Exception as exc:
             message = user_message(exc)
             gr.Warning(message)
             chat = [*chat[:-1], {"role": "assistant", "content": f"⚠ {message}"}]
-            yield chat, question, gr.skip(), gr.skip(), None, chips_html([], empty=" ")
+            yield chat, question, gr.skip(), gr.skip(), None, chips_html([], empty=" "), ""
             return
         finally:
-            if stream is not None:
-                stream.close()  # frees the model if the user stopped the answer
-        dropdown, messages, ids, answer_id, chips = self.load_chat(project, session_id)
-        yield messages, gr.skip(), dropdown, ids, answer_id, chips
+            if pump is not None and pump.running:
+                pump.stop()  # the user stopped the answer: the worker closes the stream
+            elif stream is not None:
+                stream.close()  # frees the model (a no-op once the stream has ended)
+        dropdown, messages, ids, answer_id, chips, _docs = self.load_chat(project, session_id)
+        took = time.monotonic() - started
+        done = f"Answered in {took:.1f} s." if answer.state == "found" else f"Done in {took:.1f} s."
+        yield messages, gr.skip(), dropdown, ids, answer_id, chips, done
+
+
+class _Pump:
+    """Reads an answer stream on a worker thread, so the handler can say how long the model
+    has been reading while no word has come yet. The worker alone touches the stream until it
+    ends; `stop()` asks it to close the stream (after the piece it is waiting for), which
+    frees the model."""
+
+    def __init__(self, stream: AnswerStream) -> None:
+        self._stream = stream
+        self._queue: queue.Queue[tuple[str | None, BaseException | None, bool]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tomes-answer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for piece in self._stream:
+                if self._stop.is_set():
+                    self._stream.close()
+                    break
+                self._queue.put((piece, None, False))
+        except BaseException as exc:  # re-raised in the handler's thread
+            self._queue.put((None, exc, True))
+            return
+        self._queue.put((None, None, True))
+
+    def pieces(self) -> Iterator[str | None]:
+        """The stream's pieces, and None every `_TICK` seconds while none comes."""
+        while True:
+            try:
+                piece, error, finished = self._queue.get(timeout=_TICK)
+            except queue.Empty:
+                yield None
+                continue
+            if error is not None:
+                raise error
+            if finished:
+                return
+            yield piece
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -6,7 +6,7 @@ from typing import TypedDict
 import gradio as gr
 
 from app.handlers.base import HandlerBase, Outputs, skip
-from app.views import VIEWER_EMPTY, png, source_html, viewer_head
+from app.views import VIEWER_EMPTY, png, source_html, sources_of, viewer_head
 from engine import ChatLog, Citation, SourceView, TomesError
 from engine.types import locator_from_json, locator_json
 
@@ -43,9 +43,10 @@ class ViewerHandlers(HandlerBase):
             answer = ChatLog.answer_of(chats.message(int(answer_id)))
         if answer is None:
             raise TomesError("this message has no sources")
-        if not 0 <= index < len(answer.citations):
+        sources = sources_of(answer)
+        if not 0 <= index < len(sources):
             raise TomesError(f"this answer has no source number {index + 1}")
-        return answer.citations[index]
+        return sources[index]
 
     def view_citation(self, project: str | None, cite: Citation) -> Outputs:
         """Open `cite` in the viewer. Outputs: those of `clear_viewer`."""

@@ -123,7 +123,9 @@ class AskTab:
     delete_chat_yes: gr.Button
     delete_chat_no: gr.Button
     delete_chat_nonce: gr.State
+    sources: gr.Dropdown  # the documents this chat asks about (none chosen: all)
     chatbot: gr.Chatbot
+    status: gr.Markdown  # what is being read, and for how long
     chips: gr.HTML
     pin_btn: gr.Button
     question: gr.Textbox
@@ -374,6 +376,13 @@ def _ask_tab() -> tuple[AskTab, Viewer]:
                 delete_chat_yes = gr.Button("Delete chat", variant="stop", scale=0)
                 delete_chat_no = gr.Button("Cancel", scale=0)
             delete_chat_nonce = gr.State(None)
+            sources = gr.Dropdown(
+                label="Documents this chat asks about (none chosen: all of them)",
+                choices=[],
+                value=[],
+                multiselect=True,
+                elem_id="chat-sources",
+            )
             chatbot = gr.Chatbot(
                 label="Answers",
                 show_label=False,
@@ -384,6 +393,7 @@ def _ask_tab() -> tuple[AskTab, Viewer]:
                 buttons=["copy"],
                 layout="panel",
             )
+            status = gr.Markdown("", elem_id="answer-status")
             with gr.Row(equal_height=False, elem_classes="tomes-sources-row"):
                 chips = gr.HTML(
                     chips_html([]),
@@ -439,7 +449,9 @@ def _ask_tab() -> tuple[AskTab, Viewer]:
         delete_chat_yes=delete_chat_yes,
         delete_chat_nonce=delete_chat_nonce,
         delete_chat_no=delete_chat_no,
+        sources=sources,
         chatbot=chatbot,
+        status=status,
         chips=chips,
         pin_btn=pin_btn,
         question=question,

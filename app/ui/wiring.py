@@ -68,7 +68,14 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
     ev = _Events()
     _on, _then = ev.on, ev.then
     project_out = [c.header.project, c.welcome.panel, c.main, c.tabs, c.header.tools]
-    chat_out = [c.ask.session, c.ask.chatbot, c.memory.msg_ids, c.memory.answer_id, c.ask.chips]
+    chat_out = [
+        c.ask.session,
+        c.ask.chatbot,
+        c.memory.msg_ids,
+        c.memory.answer_id,
+        c.ask.chips,
+        c.ask.sources,
+    ]
     viewer_out = [
         c.memory.viewer_state,
         c.viewer.head,
@@ -218,8 +225,23 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         [*chat_out, c.ask.delete_chat_row],
     )
 
+    # the chat's documents: saved with the chat as they are chosen
+    _on(
+        c.ask.sources.input,
+        h.set_sources,
+        [c.header.project, c.ask.session, c.ask.sources],
+        [c.ask.session, c.ask.status],
+    )
+
     # asking: one model, so one answer at a time across all tabs (the others queue)
-    ask_in = [c.header.project, c.ask.session, c.ask.question, c.ask.chatbot, c.memory.msg_ids]
+    ask_in = [
+        c.header.project,
+        c.ask.session,
+        c.ask.question,
+        c.ask.chatbot,
+        c.memory.msg_ids,
+        c.ask.sources,
+    ]
     ask_out = [
         c.ask.chatbot,
         c.ask.question,
@@ -227,6 +249,7 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         c.memory.msg_ids,
         c.memory.answer_id,
         c.ask.chips,
+        c.ask.status,
     ]
     asks = [
         _on(

@@ -22,6 +22,7 @@ queries read only the posting lists of their terms from memory-mapped .npy files
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -264,6 +265,34 @@ class LexicalIndex:
         self._doc_codes = np.load(self.folder / "doc_codes.npy")
         self._loaded_stamp = stamp
         return True
+
+    def idf(self, stems: Sequence[str]) -> list[float]:
+        """The BM25 idf of each Snowball stem over the project's chunks (a word no chunk has
+        gets the highest); all 1.0 before the index is built."""
+        with self._lock:
+            if not self._load():
+                return [1.0] * len(stems)
+            p = self._postings["stem"]
+            n = len(self._chunk_ids)
+            out = []
+            for stem in stems:
+                t = p.vocab.get(stem)
+                df = 0 if t is None else int(p.indptr[t + 1] - p.indptr[t])
+                out.append(math.log1p((n - df + 0.5) / (df + 0.5)))
+            return out
+
+    def doc_frequency(self, word: str) -> int:
+        """How many documents of the project contain `word` (lower-case, exact); 0 before
+        the index is built."""
+        with self._lock:
+            if not self._load():
+                return 0
+            p = self._postings["exact"]
+            t = p.vocab.get(word.lower())
+            if t is None:
+                return 0
+            chunks = p.docs[int(p.indptr[t]) : int(p.indptr[t + 1])]
+            return len(np.unique(self._doc_codes[chunks]))
 
     def search(
         self, query: str, *, k: int, doc_ids: Sequence[str] | None = None

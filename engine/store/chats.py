@@ -7,6 +7,7 @@ a chat reopened after a restart or an upgrade shows exactly what was answered an
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +15,10 @@ from engine.errors import StoreError
 from engine.store.db import ProjectStore
 from engine.types import (
     Answer,
+    AnswerState,
     Citation,
     ContextItem,
+    DocumentAnswer,
     Message,
     Note,
     Session,
@@ -29,6 +32,7 @@ __all__ = [
     "answer_from_json",
     "answer_to_json",
     "citations_from_json",
+    "readable_title",
 ]
 
 
@@ -42,11 +46,15 @@ def answer_to_json(answer: Answer) -> str:
     data["raw_text"] = answer.raw_text
     data["new_keys"] = list(answer.new_keys)
     data["followup"] = answer.followup
+    data["turn"] = answer.turn
     for c, cite in zip(data["citations"], answer.citations, strict=True):
         c["doc_id"] = cite.doc_id
     for c, item in zip(data["context"], answer.context, strict=True):
         c["doc_id"] = item.doc_id
         c["n_tokens"] = item.n_tokens
+    for d, part in zip(data.get("documents", []), answer.documents, strict=True):
+        for c, cite in zip(d["citations"], part.citations, strict=True):
+            c["doc_id"] = cite.doc_id
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -103,7 +111,43 @@ def answer_from_json(text: str) -> Answer:
         raw_text=data.get("raw_text", ""),
         new_keys=tuple(data.get("new_keys", ())),
         followup=bool(data.get("followup", False)),
+        # answers saved before evidence-first answering have no state: they were answered
+        state=AnswerState(data.get("state", AnswerState.FOUND.value)),
+        scope=tuple(data.get("scope", ())),
+        documents=tuple(
+            DocumentAnswer(
+                doc_id=d.get("doc_id", ""),
+                document=d.get("document", ""),
+                state=AnswerState(d.get("state", AnswerState.FOUND.value)),
+                text=d.get("answer", ""),
+                citations=citations_from_json(d.get("citations", [])),
+            )
+            for d in data.get("documents", [])
+        ),
+        removed=tuple(data.get("removed", ())),
+        turn=data.get("turn", ""),
     )
+
+
+def readable_title(text: str, limit: int) -> str:
+    """`text` on one line, cut at a word boundary to at most `limit` characters ("…" when
+    cut), for chat and note names."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def _session(row: Sequence[Any]) -> Session:
+    sid, title, created, updated, scope = row
+    try:
+        doc_ids = tuple(str(d) for d in json.loads(scope or "[]"))
+    except ValueError:
+        doc_ids = ()
+    return Session(int(sid), str(title), str(created), str(updated), doc_ids)
 
 
 class ChatLog:
@@ -116,18 +160,29 @@ class ChatLog:
     # ------------------------------------------------------------------ sessions
     def sessions(self) -> list[Session]:
         rows = self.db.execute(
-            "SELECT id, title, created_at, updated_at FROM sessions "
+            "SELECT id, title, created_at, updated_at, scope FROM sessions "
             "ORDER BY updated_at DESC, id DESC"
         ).fetchall()
-        return [Session(*r) for r in rows]
+        return [_session(r) for r in rows]
 
     def session(self, session_id: int) -> Session:
         row = self.db.execute(
-            "SELECT id, title, created_at, updated_at FROM sessions WHERE id = ?", [session_id]
+            "SELECT id, title, created_at, updated_at, scope FROM sessions WHERE id = ?",
+            [session_id],
         ).fetchone()
         if row is None:
             raise StoreError(f"no chat session {session_id} in this project")
-        return Session(*row)
+        return _session(row)
+
+    def set_scope(self, session_id: int, doc_ids: Sequence[str]) -> Session:
+        """Which documents the chat asks about (empty: all of the project's)."""
+        self.session(session_id)
+        with self.store.transaction():
+            self.db.execute(
+                "UPDATE sessions SET scope = ? WHERE id = ?",
+                [json.dumps(list(dict.fromkeys(doc_ids))), session_id],
+            )
+        return self.session(session_id)
 
     def create_session(self, title: str = "New chat") -> Session:
         now = _now()
@@ -188,7 +243,7 @@ class ChatLog:
             self.db.execute(
                 "UPDATE sessions SET updated_at = ?, title = CASE WHEN title = 'New chat' "
                 "THEN ? ELSE title END WHERE id = ?",
-                [now, question[:60], session_id],
+                [now, readable_title(question, 60), session_id],
             )
         return int(q.lastrowid or 0), int(a.lastrowid or 0)
 
@@ -251,7 +306,7 @@ class ChatLog:
             "ORDER BY id DESC LIMIT 1",
             [msg.session_id, message_id],
         ).fetchone()
-        title = question[0][:80] if question else "Pinned answer"
+        title = readable_title(question[0], 80) if question else "Pinned answer"
         return self.add_note(title, msg.text, message_id=message_id)
 
     def update_note(

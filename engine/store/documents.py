@@ -49,6 +49,7 @@ __all__ = [
     "document_names",
     "documents",
     "lines",
+    "openings",
     "remove_document",
     "search",
     "stats",
@@ -308,6 +309,18 @@ def doc_chunks(
         [doc_id, start, hi, -1 if limit is None else limit],
     )
     return [chunk_from_row(r) for r in rows.fetchall()]
+
+
+def openings(store: ProjectStore, *, chars: int = 2000) -> list[tuple[str, str, str, str]]:
+    """Every document's (id, name, kind, first `chars` characters of its first chunk): where
+    a document states its title and parties. Code files give "" (their names say it all)."""
+    rows = store.db.execute(
+        "SELECT d.id, d.name, d.kind, CASE WHEN d.kind = 'code' THEN '' "
+        "ELSE substr(coalesce(c.text, ''), 1, ?) END FROM documents d "
+        "LEFT JOIN chunks c ON c.doc_id = d.id AND c.ordinal = 0 ORDER BY d.added_at, d.name",
+        [chars],
+    ).fetchall()
+    return [(str(a), str(b), str(k), str(t)) for a, b, k, t in rows]
 
 
 # Reads of chunks go through documents: the rows of a big document being written in parts

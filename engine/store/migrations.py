@@ -187,6 +187,13 @@ def m003_sessions_notes(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m005_chat_scope(db: Database) -> None:
+    """Each chat remembers which documents it asks about (JSON list of document ids; empty:
+    every document of the project)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT '[]'")
+
+
+@MIGRATIONS()
 def m007_ocr(db: Database) -> None:
     """What OCR read on each scanned page: its status and mean confidence, how the page was
     turned, and its words with their character offsets and boxes (for highlighting on the

@@ -192,9 +192,12 @@ def test_documents_tree_and_remove(ready: Handlers) -> None:
 # ---------------------------------------------------------------------------------- ask
 def test_ask_streams_text_then_shows_citation_chips(ready: Handlers) -> None:
     steps = _ask(ready, "Acme", FEE_QUESTION)
-    partial = [s[0][-1]["content"] for s in steps[1:-1]]
-    assert len(partial) >= 3 and partial[0] != partial[-1]  # streamed piece by piece
-    chat, _, sessions, msg_ids, answer_id, chips = steps[-1]
+    # before the first word: the passages being read, and the time spent
+    assert "Reading" in steps[1][5] or "Reading" in steps[1][6]
+    partial = [s[0][-1]["content"] for s in steps[1:-1] if isinstance(s[0], list)]
+    assert len(partial) >= 2 and partial[0] != partial[-1]  # streamed piece by piece
+    chat, _, sessions, msg_ids, answer_id, chips, status = steps[-1]
+    assert status.startswith("Answered in")
     assert chat[0] == {"role": "user", "content": FEE_QUESTION}
     assert "7,350 euros" in chat[1]["content"]
     assert "contract.pdf p. 2" in chips and 'data-cite="0"' in chips
@@ -203,7 +206,7 @@ def test_ask_streams_text_then_shows_citation_chips(ready: Handlers) -> None:
     assert sessions["choices"][0][0] == FEE_QUESTION  # the first question names the chat
 
     # the chat survives a restart: reloading shows the same messages and sources
-    _dropdown, messages, ids, selected, chips_again = Handlers(ready.ws).load_chat("Acme")
+    _dropdown, messages, ids, selected, chips_again, _docs = Handlers(ready.ws).load_chat("Acme")
     assert messages == chat and ids == msg_ids and selected == answer_id
     assert chips_again == chips
 
@@ -211,7 +214,7 @@ def test_ask_streams_text_then_shows_citation_chips(ready: Handlers) -> None:
 def test_follow_up_stays_in_the_session(ready: Handlers) -> None:
     *_, first = _ask(ready, "Acme", FEE_QUESTION)
     session = first[2]["value"]
-    chat, _, sessions, _msg_ids, _, _ = run(
+    chat, _, sessions, _msg_ids, _, _, _ = run(
         ready.ask("Acme", session, "When is late payment interest due?", first[0], first[3])
     )[-1]
     assert sessions["value"] == session and len(chat) == 4
@@ -257,7 +260,7 @@ def test_unexpected_error_while_asking_is_a_short_message(
 
 def test_sessions_new_rename_switch_delete(ready: Handlers) -> None:
     *_, first = _ask(ready, "Acme", FEE_QUESTION)
-    dropdown, chat, _ids, answer, _chips = ready.new_session("Acme")
+    dropdown, chat, _ids, answer, _chips, _docs = ready.new_session("Acme")
     fresh = dropdown["value"]
     assert chat == [] and answer is None and len(dropdown["choices"]) == 2
     dropdown, form = ready.rename_session("Acme", fresh, "Termination")
@@ -382,3 +385,27 @@ def test_status_line_reports_background_indexing(ready: Handlers) -> None:
     assert starts["choices"][0][0] == "contract.pdf"  # the tree's dropdown follows indexing
     assert _is_skip(ready.poll_status("Acme", seen)[0])  # nothing changed: no update
     assert ready.status_line(None) == ""
+
+
+def test_the_chat_remembers_its_documents(ready: Handlers) -> None:
+    doc_id = ready.ws.documents(ready.ws.project("Acme"))[0].id
+    dropdown, line = ready.set_sources("Acme", None, [doc_id])
+    session = dropdown["value"]
+    assert session is not None and "1 chosen document" in line
+    *_, docs = ready.load_chat("Acme", session)
+    assert docs["value"] == [doc_id] and docs["choices"][0][1] == doc_id
+    # a question in this chat is answered within its documents
+    _ask(ready, "Acme", FEE_QUESTION, session)
+    with ready.ws.project("Acme").open() as store:
+        answer = ChatLog(store).answers(session)[-1]
+    assert answer.scope == (doc_id,)
+    _, line = ready.set_sources("Acme", session, [])
+    assert "every document" in line
+
+
+def test_an_honest_miss_shows_the_closest_passages(ready: Handlers) -> None:
+    *_, last = _ask(ready, "Acme", "What is the warranty period for the delivered goods?")
+    chat, _, _, _, _, chips, _ = last
+    assert chat[-1]["content"].startswith(("Not found", "Tomes could not verify"))
+    assert "tomes-chip closest" in chips or "tomes-chips-empty" in chips
+    assert "tomes-chip verified" not in chips

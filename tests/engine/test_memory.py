@@ -15,6 +15,7 @@ from engine.index.tree.read import TreeReader
 from engine.index.tree.summarize import ExtractiveSummarizer, ModelSummarizer, clip_loop
 from engine.llm.models import ModelManager
 from engine.settings import Settings
+from tests.support.answers import scope_over
 from tests.support.corpus import add_pdf_like, open_store, pages_about
 
 FANOUT = 3
@@ -214,7 +215,7 @@ def test_a_question_does_not_wait_behind_a_summary(
         t0 = time.perf_counter()
         stream = ask(
             "When is payment due?",
-            retriever=HybridRetriever(store, modes=Modes(dense=False, tree=False)),
+            scope=scope_over(HybridRetriever(store, modes=Modes(dense=False, tree=False)), store),
             models=models,
             settings=abstractive,
         )

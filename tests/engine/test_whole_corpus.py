@@ -14,6 +14,7 @@ from engine.qa.answer import ask
 from engine.qa.intent import classify
 from engine.qa.retrieve import HybridRetriever, Modes
 from engine.settings import Settings
+from tests.support.answers import scope_over
 from tests.support.corpus import add_pdf_like, open_store, pages_about
 
 
@@ -76,7 +77,7 @@ def test_whole_corpus_question_reads_the_tree_and_cites_pages(
     assert item_json["level"] >= 1 and item_json["page"] >= 1
     answer = ask(
         "Summarize the payment and delivery terms of all the documents",
-        retriever=retriever,
+        scope=scope_over(retriever, store),
         models=models,
         settings=settings,
     ).result()
@@ -112,7 +113,7 @@ def test_list_every_maps_over_level1_groups(tmp_path: Path, settings: Settings) 
     assert len(keys) == len(set(keys))  # keys minted across groups
     stream = ask(
         "List every warranty period mentioned",
-        retriever=retriever,
+        scope=scope_over(retriever, store),
         models=models,
         settings=settings,
     )

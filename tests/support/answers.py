@@ -1,11 +1,21 @@
-"""A saved answer with one citation and one context item, for chat and upgrade tests."""
+"""A saved answer with one citation and one context item, for chat and upgrade tests; and an
+`AskScope` over one retriever, for answer tests that build their own."""
 
 from __future__ import annotations
 
+from engine.qa.answer import AskScope
+from engine.qa.retrieve import Retriever
+from engine.store import ProjectStore
 from engine.types import Answer, Citation, ContextItem, Timings, Usage
 from ingest.types import Locator
 
-__all__ = ["sample_answer"]
+__all__ = ["sample_answer", "scope_over"]
+
+
+def scope_over(retriever: Retriever, store: ProjectStore) -> AskScope:
+    """The whole project of `store`, always searched with `retriever`."""
+    names = {d.id: d.name for d in store.documents()}
+    return AskScope(retriever_for=lambda ids: retriever, names=names)
 
 
 def sample_answer() -> Answer:

@@ -27,6 +27,9 @@ class GenerationParams:
     # Keep the KV state of this prompt for later prompts that share its prefix (answers: yes;
     # one-off summary prompts: no, so they do not evict the answers' states).
     cache_state: bool = True
+    # A GBNF grammar the reply must follow (llama.cpp); backends that cannot constrain
+    # decoding ignore it, and callers check the reply either way.
+    grammar: str | None = None
 
 
 class TokenStream:

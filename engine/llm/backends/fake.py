@@ -1,6 +1,10 @@
 """A deterministic backend for tests and demos: it answers by quoting the context item that
 shares the most words with the question, citing its key. It is a real Backend, registered like
-the others, so the whole answer path (packing, streaming, citation checks) runs unchanged."""
+the others, so the whole answer path (packing, streaming, citation checks) runs unchanged.
+
+It honours the two grammar forms the evidence path uses: a choice among quoted values
+(`value ::= "a" | "b"`: it picks the value whose passage shares most words with the question)
+and `"Yes" | "No"` (Yes when some passage shares a word with the question)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from engine.llm.backends.base import ChatMessage, GenerationParams, TokenStream
 
 __all__ = ["FakeBackend"]
 
-_ITEM = re.compile(r"^\[(c\d+)\][^\n]*\n(.*?)(?=^\[c\d+\]|^Question:|\Z)", re.M | re.S)
+_ITEM = re.compile(r"^\[([ce]\d+)\][^\n]*\n(.*?)(?=^\[[ce]\d+\]|^Question:|\Z)", re.M | re.S)
+_CHOICE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _WORD = re.compile(r"\w+")
 
 
@@ -37,9 +42,11 @@ class FakeBackend:
     def count_tokens(self, text: str) -> int:
         return len(_WORD.findall(text)) + text.count("\n")
 
-    def reply(self, messages: Sequence[ChatMessage]) -> str:
+    def reply(self, messages: Sequence[ChatMessage], grammar: str | None = None) -> str:
         if self._script is not None:
             return self._script
+        if grammar:
+            return self._choose(messages, grammar)
         if messages and messages[0].content.startswith("You write faithful"):
             # a summary request: the opening words of each passage, deterministically
             body = messages[-1].content.split("\n\n", 2)[-1]
@@ -60,8 +67,31 @@ class FakeBackend:
         pick = " ".join(pick.split())[:300]
         return f'The documents say: "{pick}" [{best[1]}]'
 
+    def _choose(self, messages: Sequence[ChatMessage], grammar: str) -> str:
+        """A reply the grammar allows: the best-matching value, or Yes/No."""
+        prompt = "\n".join(m.content for m in messages if m.role != "assistant")
+        question = messages[-1].content.rsplit("Question:", 1)[-1]
+        q = {w.lower() for w in _WORD.findall(question) if len(w) > 3}
+        items = _ITEM.findall(prompt)
+
+        def overlap(body: str) -> int:
+            return len(q & {w.lower() for w in _WORD.findall(body)})
+
+        if '"Yes"' in grammar and '"No"' in grammar and "value ::=" not in grammar:
+            return "Yes" if any(overlap(body) for _, body in items) else "No"
+        line = next((ln for ln in grammar.splitlines() if ln.startswith("value ::=")), "")
+        values = [v.replace('\\"', '"').replace("\\\\", "\\") for v in _CHOICE.findall(line)]
+        best: tuple[int, str] | None = None
+        for value in values:
+            score = max(
+                (overlap(body) for _, body in items if value in " ".join(body.split())), default=-1
+            )
+            if score >= 0 and (best is None or score > best[0]):
+                best = (score, value)
+        return best[1] if best is not None else "NOT FOUND"
+
     def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> TokenStream:
-        text = self.reply(messages)[: params.max_tokens * 8]
+        text = self.reply(messages, params.grammar)[: params.max_tokens * 8]
         words = re.findall(r"\S+\s*|\s+", text)
         pieces: Iterator[str] = iter(words) if not self._delay_s else self._slow(words)
         return TokenStream(

@@ -104,7 +104,8 @@ class LlamaCppBackend:
         self._stack.callback(self._llm.close)
         # Saved KV states of recent answers (a few, ~100 MB each at n_ctx 8192): switching
         # between chats then skips re-reading their context.
-        self._llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=state_cache_bytes))
+        self._llm.set_cache(compact_state_cache(llama_cpp, state_cache_bytes))
+        self._grammars: dict[str, Any] = {}
         self._formatter = self._make_formatter(llama_cpp)
         self._model_id = f"llama.cpp:{self._path.name}:{self._path.stat().st_size}"
 
@@ -171,6 +172,8 @@ class LlamaCppBackend:
                 self._llm.cache = cache
                 self._lock.release()
 
+        grammar = self._grammar(params.grammar) if params.grammar else None
+
         def pieces() -> Iterator[str]:
             try:
                 out = self._llm.create_completion(
@@ -178,10 +181,13 @@ class LlamaCppBackend:
                     max_tokens=max_tokens,
                     temperature=params.temperature,
                     top_p=0.9,
-                    repeat_penalty=1.05,
+                    # a grammar already decides the form; a repeat penalty would only push
+                    # the reply away from the evidence it must copy
+                    repeat_penalty=1.0 if grammar is not None else 1.05,
                     seed=params.seed,
                     stop=list(params.stop),
                     stream=True,
+                    grammar=grammar,
                 )
                 for part in out:
                     text = part["choices"][0]["text"]  # type: ignore[index]
@@ -194,5 +200,56 @@ class LlamaCppBackend:
 
         return TokenStream(pieces(), prompt_tokens=len(tokens), on_close=release)
 
+    def _grammar(self, gbnf: str) -> Any:
+        """The compiled grammar for `gbnf` (a few recent ones are kept: a review grid asks the
+        same form of question many times)."""
+        from llama_cpp import LlamaGrammar
+
+        grammar = self._grammars.get(gbnf)
+        if grammar is None:
+            try:
+                grammar = LlamaGrammar.from_string(gbnf, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise GenerationFailed(f"invalid answer grammar ({exc})") from exc
+            if len(self._grammars) >= 32:
+                self._grammars.pop(next(iter(self._grammars)))
+            self._grammars[gbnf] = grammar
+        return grammar
+
     def close(self) -> None:
         self._stack.close()
+
+
+def compact_state_cache(llama_cpp: Any, capacity_bytes: int) -> Any:
+    """A `LlamaRAMCache` that keeps each saved state small and counts all of it.
+
+    llama-cpp-python's `Llama.save_state` copies the whole logits buffer (n_batch x vocab
+    floats: 311 MB for Qwen's 152k vocabulary at n_batch 512) into every state, and
+    `LlamaRAMCache` counts only the KV bytes against its capacity, so the process grew by
+    ~300 MB per answer (measured: 1.0 GB after one answer, 3.0 GB after eight). The logits are
+    never read back: `Llama.load_state` marks the state for re-evaluation and `generate`
+    re-decodes at least one token before sampling (llama_cpp/llama.py, `load_state` and the
+    prefix check in `generate`, 0.3.36). So one row is kept (it broadcasts into the buffer on
+    load), and the capacity counts everything a state holds.
+    """
+
+    class CompactRAMCache(llama_cpp.LlamaRAMCache):
+        @property
+        def cache_size(self) -> int:
+            return sum(
+                int(s.llama_state_size) + int(s.scores.nbytes) + int(s.input_ids.nbytes)
+                for s in self.cache_state.values()
+            )
+
+        def __setitem__(self, key: Sequence[int], value: Any) -> None:
+            compact = llama_cpp.llama.LlamaState(
+                input_ids=value.input_ids,
+                scores=value.scores[:1].copy(),
+                n_tokens=value.n_tokens,
+                llama_state=value.llama_state,
+                llama_state_size=value.llama_state_size,
+                seed=value.seed,
+            )
+            super().__setitem__(key, compact)
+
+    return CompactRAMCache(capacity_bytes=capacity_bytes)

@@ -1,0 +1,209 @@
+"""Evidence-first answering, last step: bind each sentence of the model's answer to the
+evidence span it rests on, and check it.
+
+For every sentence of the answer:
+1. Its keys ([e1], [e2, e3]) name evidence windows; keys the engine did not mint are dropped.
+2. Within each cited window, the smallest run of its sentences that holds the claim is found:
+   every number, date, duration and name of the claim occurs there and they share a content
+   word (`engine.qa.facts.check_claim`). That run is the citation: its exact text is the
+   quote the viewer highlights, its locator the page or lines it sits on.
+3. If no cited window holds the claim, the other windows are tried (small models attach the
+   wrong key); a match there is cited with `origin="matched"`.
+4. A sentence no window holds is *unsupported*: it is taken out of the answer, and a notice
+   says what was removed and why. It is never shown as verified.
+A citation is verified only when its span holds the claim and its document is within the
+question's scope.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from engine.qa.evidence import Evidence
+from engine.qa.facts import check_claim, content_stems
+from engine.types import Citation
+from ingest.types import Locator
+
+__all__ = ["Bound", "BoundSentence", "bind_answer", "split_answer"]
+
+Locate = Callable[[Evidence, int, int], Locator]
+
+# A sentence of an answer: up to . ! ? (with the key groups after it), a line break, or the end.
+_SENTENCE = re.compile(r".+?(?:[.!?](?=\s|$)(?:\s*\[[^\]]*\])*[.!?]?|\n|$)", re.S)
+_KEY = re.compile(r"\[\s*((?:[ec]?\d+)(?:\s*[,;]\s*[ec]?\d+)*)\s*\]", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundSentence:
+    """One sentence of the answer (keys removed), its citations and whether it holds."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    supported: bool
+    reason: str = ""  # why it is unsupported
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The checked answer: the supported sentences with their keys, the citations in order of
+    first use, and the sentences that were taken out."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    sentences: tuple[BoundSentence, ...]
+    removed: tuple[BoundSentence, ...]
+
+    @property
+    def supported(self) -> bool:
+        return any(c.verified for c in self.citations)
+
+
+def split_answer(answer: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(sentence without keys, its keys lower-cased as 'e1'…) for each sentence of `answer`."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for m in _SENTENCE.finditer(answer):
+        raw = m.group()
+        if not raw.strip():
+            continue
+        keys: list[str] = []
+        for g in _KEY.finditer(raw):
+            for k in re.split(r"[,;]", g.group(1)):
+                k = k.strip().lower()
+                keys.append(k if k[0] in "ec" else f"e{k}")
+        text = " ".join(_KEY.sub("", raw).split())
+        text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+        if text or keys:
+            out.append((text, tuple(dict.fromkeys(keys))))
+    return out
+
+
+def _runs(window: Evidence) -> list[tuple[int, int]]:
+    """Candidate spans of a window, smallest first: each sentence, then each pair of
+    neighbours, then the whole window."""
+    sentences = list(window.sentences) or [(window.start, window.end)]
+    runs = list(sentences)
+    runs += [(a[0], b[1]) for a, b in itertools.pairwise(sentences)]
+    if (window.start, window.end) not in runs:
+        runs.append((window.start, window.end))
+    return runs
+
+
+def _holding_span(claim: str, window: Evidence) -> tuple[int, int] | None:
+    """The smallest span of `window` that holds `claim` (most shared words on a tie)."""
+    best: tuple[int, int, int] | None = None  # (length, -shared, start)
+    found: tuple[int, int] | None = None
+    for start, end in _runs(window):
+        check = check_claim(claim, window.item.text[start:end])
+        if not check.ok:
+            continue
+        rank = (end - start, -check.shared_words, start)
+        if best is None or rank < best:
+            best, found = rank, (start, end)
+    return found
+
+
+def _bare(claim: str) -> bool:
+    """A reference with nothing to check: "Yes.", "See the clause.", "No."."""
+    return not content_stems(claim) and not re.search(r"\d", claim)
+
+
+def _best_sentence(window: Evidence, question: str) -> tuple[int, int]:
+    """For a bare reference, the window's sentence that shares most with the question."""
+    wanted = content_stems(question)
+    spans = list(window.sentences) or [(window.start, window.end)]
+    return max(spans, key=lambda s: len(content_stems(window.item.text[s[0] : s[1]]) & wanted))
+
+
+def bind_answer(
+    answer: str,
+    evidence: Sequence[Evidence],
+    *,
+    question: str = "",
+    scope: Collection[str] | None = None,
+    locate: Locate | None = None,
+) -> Bound:
+    """Check `answer` against `evidence` (see the module docstring). `scope` is the set of
+    document ids the question may cite (None: any)."""
+    by_key = {e.key: e for e in evidence}
+    kept: list[BoundSentence] = []
+    removed: list[BoundSentence] = []
+    parts: list[str] = []
+    order: list[Citation] = []
+    seen: set[tuple[str, str, int, int]] = set()
+
+    def cite(
+        window: Evidence, span: tuple[int, int], origin: Literal["model", "matched"]
+    ) -> Citation:
+        start, end = span
+        locator = locate(window, start, end) if locate else window.item.locator
+        in_scope = scope is None or window.doc_id in scope
+        citation = Citation(
+            key=window.key,
+            chunk_id=window.item.chunk_id,
+            document=window.item.document,
+            locator=locator,
+            quote=window.item.text[start:end],
+            verified=in_scope,
+            doc_id=window.doc_id,
+            origin=origin,
+        )
+        ident = (window.key, window.item.chunk_id, start, end)
+        if ident not in seen:
+            seen.add(ident)
+            order.append(citation)
+        return citation
+
+    for text, keys in split_answer(answer):
+        cited = [by_key[k] for k in keys if k in by_key]
+        if not text:
+            continue
+        citations: list[Citation] = []
+        if _bare(text):
+            for window in cited[:1]:
+                citations.append(cite(window, _best_sentence(window, question), "model"))
+        else:
+            for window in cited:
+                span = _holding_span(text, window)
+                if span is not None:
+                    citations.append(cite(window, span, "model"))
+            if not citations:
+                for window in evidence:
+                    if window in cited:
+                        continue
+                    span = _holding_span(text, window)
+                    if span is not None:
+                        citations.append(cite(window, span, "matched"))
+                        break
+        supported = bool(citations) and any(c.verified for c in citations)
+        if not supported:
+            reason = _why(text, cited, scope, bool(citations))
+            removed.append(BoundSentence(text, tuple(citations), False, reason))
+            continue
+        kept.append(BoundSentence(text, tuple(citations), True))
+        keys_shown = ", ".join(dict.fromkeys(c.key for c in citations))
+        parts.append(_with_keys(text, keys_shown))
+    used = {c for s in kept for c in s.citations}
+    in_order = tuple(c for c in order if c in used)
+    return Bound(" ".join(parts).strip(), in_order, tuple(kept), tuple(removed))
+
+
+def _why(
+    text: str, cited: Sequence[Evidence], scope: Collection[str] | None, had_citations: bool
+) -> str:
+    if had_citations:
+        return "its source is outside the documents this question is about"
+    if not cited:
+        return "it cites no evidence, and no evidence passage holds it"
+    check = check_claim(text, " ".join(w.text for w in cited))
+    return check.reason or "the cited passage does not say this"
+
+
+def _with_keys(text: str, keys: str) -> str:
+    m = re.match(r"(.*?)([.!?]?)$", text, re.S)
+    assert m is not None
+    body, punct = m.groups()
+    return f"{body.rstrip()} [{keys}]{punct or '.'}"

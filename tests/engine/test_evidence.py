@@ -1,0 +1,159 @@
+"""Evidence-first answering's pieces: sentences with exact offsets, answer types and their
+candidate values, sentence ranking, evidence windows, and binding an answer to its spans."""
+
+from __future__ import annotations
+
+from engine.qa.answer_types import AnswerType, answer_type, candidate_spans
+from engine.qa.binding import bind_answer, split_answer
+from engine.qa.evidence import rank_sentences, select_evidence
+from engine.qa.sentences import split_sentences
+from engine.types import ContextItem
+from ingest.types import Locator
+
+CONTRACT = (
+    "MASTER SERVICES AGREEMENT\n\nThis Master Services Agreement is made as of March 29, 1999, "
+    "by and between Acme Widgets Inc., a Delaware corporation, and Globex Corp. (the "
+    '"Customer").\n\n1.1 Services. Acme shall provide the services described in Exhibit A. '
+    "Mr. J. Smith will coordinate them.\n\n9.9 GOVERNING LAW. This Agreement shall be governed "
+    "by the laws of the Commonwealth of Massachusetts, without regard to conflicts of law.\n\n"
+    "10.2 Termination. Either party may terminate this Agreement on sixty (60) days' written "
+    "notice. The Customer pays a fee of $7,350 per month, invoiced on the first day of each "
+    "month."
+)
+
+
+def _item(
+    text: str = CONTRACT, n: int = 0, doc: str = "docA", name: str = "msa.pdf"
+) -> ContextItem:
+    return ContextItem(
+        key="",
+        chunk_id=f"{doc}:{n}",
+        document=name,
+        locator=Locator(doc_id=doc, page=1),
+        text=text,
+        n_tokens=len(text.split()),
+        doc_id=doc,
+    )
+
+
+def _count(text: str) -> int:
+    return len(text.split())
+
+
+def test_sentences_keep_exact_offsets_and_skip_abbreviations() -> None:
+    spans = split_sentences(CONTRACT)
+    texts = [CONTRACT[a:b] for a, b in spans]
+    assert all(CONTRACT[a:b] == CONTRACT[a:b].strip() for a, b in spans)
+    assert not any(t.endswith(("Mr.", "J.")) for t in texts)  # no cut after "Mr." or "J."
+    assert any("Acme Widgets Inc., a Delaware corporation" in t for t in texts)  # nor at "Inc."
+    # a bare heading stays with the sentence after it
+    assert any(t.startswith("9.9 GOVERNING LAW. This Agreement shall be governed") for t in texts)
+
+
+def test_code_is_cut_into_line_groups() -> None:
+    code = "import os\n\n\ndef alpha(x):\n    return x + 1\n\nclass Beta:\n    pass\n"
+    groups = [code[a:b] for a, b in split_sentences(code, code=True)]
+    assert groups == ["import os", "def alpha(x):\n    return x + 1", "class Beta:\n    pass"]
+
+
+def test_answer_types() -> None:
+    assert answer_type("Which law governs this agreement?") is AnswerType.PLACE
+    assert answer_type("When was it signed?") is AnswerType.DATE
+    assert answer_type("How long is the notice period?") is AnswerType.DURATION
+    assert answer_type("How much is the monthly fee?") is AnswerType.AMOUNT
+    assert answer_type("Who are the parties?") is AnswerType.PARTY
+    assert answer_type("What is the title of this agreement?") is AnswerType.TITLE
+    assert answer_type("Is there a non-compete clause?") is AnswerType.YESNO
+    assert answer_type("How does the caching layer work?") is AnswerType.OTHER
+
+
+def test_candidate_values_are_read_verbatim() -> None:
+    def values(kind: AnswerType) -> list[str]:
+        return [CONTRACT[a:b] for a, b in candidate_spans(kind, CONTRACT)]
+
+    assert values(AnswerType.DATE) == ["March 29, 1999"]
+    assert values(AnswerType.DURATION) == ["sixty (60) days"]
+    assert values(AnswerType.AMOUNT) == ["$7,350"]
+    assert values(AnswerType.PLACE) == ["Commonwealth of Massachusetts"]
+    assert values(AnswerType.PARTY)[:2] == ["Acme Widgets Inc.", "Globex Corp."]
+    assert {v.lower() for v in values(AnswerType.TITLE)} == {"master services agreement"}
+
+
+def test_ranking_finds_the_sentence_that_answers() -> None:
+    filler = _item("The parties shall meet monthly to discuss progress of the services.", 1)
+    ranked = rank_sentences("Which law governs this agreement?", [filler, _item()])
+    assert "laws of the Commonwealth of Massachusetts" in ranked[0].text
+    ranked = rank_sentences("How much notice is needed to terminate?", [_item()])
+    assert "sixty (60) days" in ranked[0].text
+
+
+def test_identity_questions_read_the_opening() -> None:
+    later = _item("Notices are effective on receipt, and at the latest on June 1, 2001.", 7)
+    ranked = rank_sentences("What is the date of this agreement?", [later, _item()])
+    assert "March 29, 1999" in ranked[0].text
+
+
+def test_windows_fit_the_budget_and_are_keyed_best_first() -> None:
+    ranked = rank_sentences("Which law governs this agreement?", [_item()])
+    windows = select_evidence(ranked, budget=60, count=_count, first_key=3)
+    assert windows and windows[0].key == "e3"
+    assert sum(_count(w.text) for w in windows) <= 60
+    assert "Commonwealth of Massachusetts" in windows[0].text
+    assert all(CONTRACT[w.start : w.end] == w.text for w in windows)
+
+
+def test_binding_cites_the_span_that_holds_each_sentence() -> None:
+    ranked = rank_sentences("What are the termination and payment terms?", [_item()])
+    windows = select_evidence(ranked, budget=200, count=_count)
+    key = windows[0].key
+    answer = (
+        f"Either party may terminate on sixty (60) days' notice [{key}]. "
+        f"The fee is $9,999 per month [{key}]."
+    )
+    bound = bind_answer(answer, windows, question="termination and payment")
+    assert [s.text for s in bound.sentences] == [
+        "Either party may terminate on sixty (60) days' notice."
+    ]
+    assert bound.citations[0].quote.startswith("10.2 Termination") or "sixty (60)" in (
+        bound.citations[0].quote
+    )
+    assert bound.citations[0].verified
+    assert len(bound.removed) == 1 and "9,999" in bound.removed[0].reason
+
+
+def test_a_sentence_cited_to_the_wrong_key_is_matched_to_its_source() -> None:
+    other = _item("Deliveries are made to the Customer's warehouse in Boston.", 4)
+    ranked = rank_sentences("governing law and deliveries", [other, _item()])
+    windows = select_evidence(ranked, budget=300, count=_count)
+    law = next(w for w in windows if "Massachusetts" in w.text)
+    wrong = next(w for w in windows if w is not law)
+    bound = bind_answer(
+        f"The laws of the Commonwealth of Massachusetts govern it [{wrong.key}].",
+        windows,
+        question="governing law",
+    )
+    assert bound.citations and bound.citations[0].key == law.key
+    assert bound.citations[0].origin == "matched"
+
+
+def test_citations_outside_the_scope_are_never_verified() -> None:
+    ranked = rank_sentences("Which law governs?", [_item(doc="docB", name="other.pdf")])
+    windows = select_evidence(ranked, budget=200, count=_count)
+    bound = bind_answer(
+        f"The laws of the Commonwealth of Massachusetts govern it [{windows[0].key}].",
+        windows,
+        question="Which law governs?",
+        scope={"docA"},
+    )
+    assert not bound.supported
+    assert bound.removed and "outside" in bound.removed[0].reason
+
+
+def test_split_answer_reads_keys_in_every_form() -> None:
+    parts = split_answer("First [e1]. Second [e2, e3]. Third [3]. No key here.")
+    assert parts == [
+        ("First.", ("e1",)),
+        ("Second.", ("e2", "e3")),
+        ("Third.", ("e3",)),
+        ("No key here.", ()),
+    ]
