@@ -627,7 +627,11 @@ class Workspace:
         name = " ".join(name.split())
         if not name:
             raise TomesError("name the grid first")
-        cols = list({c.question.lower(): c for c in columns if c.question.strip()}.values())
+        first: dict[str, GridColumn] = {}
+        for c in columns:  # a question asked twice is one column (its first label)
+            if c.question.strip():
+                first.setdefault(c.question.lower(), c)
+        cols = list(first.values())
         if not cols:
             raise TomesError("a grid needs at least one question: type some, or pick a preset")
         with project.open() as store:

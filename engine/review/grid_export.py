@@ -74,7 +74,9 @@ def cell_text(cell: GridCell, review: CellReview) -> str:
     if review.edited is not None:
         return review.edited
     if cell.state is CellState.FOUND:
-        return _KEYS.sub("", cell.answer).strip()
+        text = _KEYS.sub("", cell.answer).strip()
+        # a value ("State of New York.") reads better bare; sentences keep their stops
+        return text[:-1] if text.endswith(".") and not re.search(r"[.!?]\s", text) else text
     if cell.state is CellState.FAILED:
         return f"failed: {cell.error}"
     if cell.state is CellState.PENDING:
