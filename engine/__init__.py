@@ -5,7 +5,7 @@
                 and the background indexer
     llm/        model backends, the one loaded model, the embedded model file, prompts
     qa/         question answering: intent, retrieval, fusion, packing, citations, ask()
-    review/     what a reviewer opens or exports: the source viewer, reports
+    review/     what a reviewer opens or exports: the source viewer, reports, review grids
     intake.py   ingesting files into a project (ingest's readers and chunker, then the store)
     workspace.py  `Workspace`, the one door the CLI and the UI use
 
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from engine.index.indexer import IndexProgress, JobState
     from engine.intake import FileEvent
     from engine.qa.answer import AnswerStream
+    from engine.review.grid import GridPage, GridProgress
+    from engine.review.gridjobs import GridJob
+    from engine.review.presets import Preset
     from engine.review.viewer import SourceView
     from engine.settings import Settings
     from engine.store.chats import ChatLog
@@ -95,6 +98,10 @@ _WHERE: dict[str, str] = {
     "AnswerStream": "engine.qa.answer",
     "ChatLog": "engine.store.chats",
     "FileEvent": "engine.intake",
+    "GridJob": "engine.review.gridjobs",
+    "GridPage": "engine.review.grid",
+    "GridProgress": "engine.review.grid",
+    "Preset": "engine.review.presets",
     "IndexProgress": "engine.index.indexer",
     "IndexStatus": "engine.workspace",
     "JobState": "engine.index.indexer",
@@ -115,6 +122,9 @@ __all__ = [
     "DocumentInfo",
     "FileEvent",
     "GenerationFailed",
+    "GridJob",
+    "GridPage",
+    "GridProgress",
     "IndexProgress",
     "IndexStatus",
     "JobState",
@@ -123,6 +133,7 @@ __all__ = [
     "ModelError",
     "ModelNotFound",
     "Note",
+    "Preset",
     "Project",
     "ProjectError",
     "ProjectExists",

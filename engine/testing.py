@@ -157,9 +157,8 @@ class StubOpenAIServer:
         finally:
             with self._count_lock:
                 self._in_flight -= 1
-        events = [
-            {"choices": [{"delta": {"content": word}}]}
-            for word in re.findall(r"\S+\s*|\s+", text)
+        events: list[dict[str, Any]] = [
+            {"choices": [{"delta": {"content": word}}]} for word in re.findall(r"\S+\s*|\s+", text)
         ]
         prompt = sum(self._fake.count_tokens(m.content) for m in messages)
         events.append({"choices": [], "usage": {"prompt_tokens": prompt}})

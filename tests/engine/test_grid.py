@@ -103,7 +103,7 @@ def test_a_run_fills_every_cell_and_a_rerun_computes_none(ws, project) -> None:
     page = ws.grid_page(project, grid.id)
     assert [r.document for r in page.rows] == list(CONTRACTS)
     states = {(r.document, c.question): c.state for r in page.rows for c in r.cells}
-    law, noncompete, notice = QUESTIONS
+    law, noncompete, _ = QUESTIONS
     assert states[("alpha.pdf", law)] is CellState.FOUND
     assert states[("gamma.pdf", noncompete)] is CellState.NOT_FOUND
     for row in page.rows:

@@ -39,6 +39,10 @@ def _server_settings(url: str) -> dict[str, object]:
 
 def _answers(ws: Workspace, project, grid_id: int) -> dict:  # type: ignore[no-untyped-def]
     page = ws.grid_page(project, grid_id)
+
+    def cites(cell):  # type: ignore[no-untyped-def]
+        return [(x.locator.page, x.quote) for x in cell.citations]
+
     return {
         (r.document, c.question): (
             c.state,
