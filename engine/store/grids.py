@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "cell_stamps",
     "cells",
+    "clear_cells",
     "create_grid",
     "delete_grid",
     "grid",
@@ -221,6 +222,15 @@ def write_cell(store: ProjectStore, cell: GridCell) -> None:
                 _now(),
             ],
         )
+
+
+def clear_cells(store: ProjectStore, doc_ids: Sequence[str]) -> None:
+    """Forget the computed cells of these documents (the next run computes them again;
+    reviews stay)."""
+    with store.transaction():
+        for batch in _batches(list(dict.fromkeys(doc_ids))):
+            marks = ",".join("?" * len(batch))
+            store.db.execute(f"DELETE FROM grid_cells WHERE doc_id IN ({marks})", list(batch))
 
 
 def prune_orphans(store: ProjectStore) -> int:
