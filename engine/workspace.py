@@ -580,13 +580,19 @@ class Workspace:
         fmt: ReportFormat,
         message_ids: Sequence[int] = (),
         note_ids: Sequence[int] | None = None,
+        grid_ids: Sequence[int] = (),
     ) -> tuple[Path, int]:
-        """Write a report of the chosen answers and notes (None: every note) to `target`;
-        returns the written path and the number of sections."""
+        """Write a report of the chosen answers and notes (None: every note) and review grids
+        to `target`; returns the written path and the number of sections."""
         with project.open() as store:
             notes = list(note_ids) if note_ids is not None else None
             items = collect(ChatLog(store), message_ids=list(message_ids), note_ids=notes)
-        return write_report(project.name, items, target, fmt), len(items)
+        grids = []
+        for grid_id in grid_ids:
+            page = self.grid_page(project, grid_id)
+            grids.append(GridSection(page.grid.name, page))
+        path = write_report(project.name, items, target, fmt, grids=grids)
+        return path, len(items) + len(grids)
 
     # ------------------------------------------------------------------ review grids
     def presets(self) -> list[Preset]:

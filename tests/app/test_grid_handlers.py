@@ -108,3 +108,23 @@ def test_mistakes_are_toasts(h: Any) -> None:
         h.save_grid("Supply", None, "Empty", [], True, "  \n")
     with pytest.warns(UserWarning, match="Choose the documents"):
         h.save_grid("Supply", None, "None", [], False, LAW)
+
+
+def test_a_grid_of_10000_cells_shows_one_page(tomes_home: Path, tmp_path: Path) -> None:
+    ws = Workspace(Settings.load(overrides=FAKE))
+    try:
+        wired: Any = Wired(Handlers(ws))
+        wired.create_project("Big")
+        inbox = tmp_path / "many"
+        inbox.mkdir()
+        for i in range(100):
+            (inbox / f"memo-{i:03d}.txt").write_text(f"Memo {i}. The budget is {i} euros.\n")
+        list(wired.add_sources("Big", [], str(inbox)))
+        questions = "\n".join(
+            f"Question {j}: what does memo say about item {j}?" for j in range(100)
+        )
+        *_, table, label, progress, state = wired.save_grid("Big", None, "Big", [], True, questions)
+        assert "0 of 10000 cells" in progress and label == "Documents 1–25 of 100"
+        assert table.count("data-cell=") == 25 * 100  # one page, not the whole grid
+    finally:
+        ws.close()

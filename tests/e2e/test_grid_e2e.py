@@ -43,7 +43,9 @@ def _check(ws: Workspace, project, grid_id: int) -> dict:  # type: ignore[no-unt
 
 
 def test_grid_with_the_real_model_in_process_and_through_a_server(
-    real_model_env: Path, tmp_path: Path, llama_server: str  # noqa: F811
+    real_model_env: Path,
+    tmp_path: Path,
+    llama_server: str,  # noqa: F811
 ) -> None:
     paths = write_contracts(tmp_path / "inbox")
     ws = Workspace(Settings.load(overrides=SMALL))

@@ -124,3 +124,11 @@ def test_presets_ship_contract_review_and_keep_the_users_own(tomes_home: Path) -
         assert [p.name for p in ws.presets()] == ["Contract review"]
     finally:
         ws.close()
+
+
+def test_a_report_holds_notes_and_grids(ran, tmp_path) -> None:
+    ws, project, grid_id = ran
+    path, sections = ws.export_report(
+        project, tmp_path / "report.md", fmt="md", note_ids=[], grid_ids=[grid_id]
+    )
+    assert sections == 1 and "## Review grid: Supply review" in path.read_text()
