@@ -123,7 +123,9 @@ def test_a_grid_of_10000_cells_shows_one_page(tomes_home: Path, tmp_path: Path) 
         questions = "\n".join(
             f"Question {j}: what does memo say about item {j}?" for j in range(100)
         )
-        *_, table, label, progress, state = wired.save_grid("Big", None, "Big", [], True, questions)
+        *_, table, label, progress, _state = wired.save_grid(
+            "Big", None, "Big", [], True, questions
+        )
         assert "0 of 10000 cells" in progress and label == "Documents 1–25 of 100"
         assert table.count("data-cell=") == 25 * 100  # one page, not the whole grid
     finally:
