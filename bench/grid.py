@@ -186,7 +186,7 @@ def _project(ws: Any, contracts: Sequence[Any]) -> Any:
 
 
 def run_cuad(
-    contracts: Sequence[Any], columns: int
+    contracts: Sequence[Any], columns: int, *, max_minutes: float = 0.0
 ) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
     from engine.store import grids as grid_store
 
@@ -199,17 +199,27 @@ def run_cuad(
     grid = ws.put_grid(project, "bench", cols, ids)
     with project.open() as store:  # from cold: every cell is computed
         grid_store.clear_cells(store, ids)
+    import threading
+
+    from engine.errors import Cancelled
+
     started = time.perf_counter()
     last = None
-    for step in ws.run_grid(project, grid.id):
-        last = step
-        if step.cell is not None and step.computed % 20 == 0:
-            print(
-                f"  {step.done}/{step.total} cells, {step.elapsed_s:.0f} s, "
-                f"{step.cells_per_min:.1f} cells/min, "
-                f"about {(step.estimate_s or 0) / 60:.0f} min left",
-                flush=True,
-            )
+    cancel = threading.Event()
+    try:
+        for step in ws.run_grid(project, grid.id, cancel=cancel):
+            last = step
+            if max_minutes and step.elapsed_s > 60 * max_minutes:
+                cancel.set()
+            if step.cell is not None and step.computed % 20 == 0:
+                print(
+                    f"  {step.done}/{step.total} cells, {step.elapsed_s:.0f} s, "
+                    f"{step.cells_per_min:.1f} cells/min, "
+                    f"about {(step.estimate_s or 0) / 60:.0f} min left",
+                    flush=True,
+                )
+    except Cancelled:
+        print(f"  stopped after {max_minutes} min: scoring the finished cells only", flush=True)
     wall = time.perf_counter() - started
     assert last is not None
     page = ws.grid_page(project, grid.id)
@@ -219,6 +229,8 @@ def run_cuad(
     for row in page.rows:
         contract = by_name[row.document.rsplit("/", 1)[-1]]
         for column, cell in zip(page.grid.columns, row.cells, strict=True):
+            if cell.state.value == "pending":
+                continue  # not reached within --max-minutes
             category = CUAD_OF_LABEL[column.label]
             rec = {
                 "contract": contract.name,
@@ -384,6 +396,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--columns", type=int, default=41, help="the preset's first N questions")
     parser.add_argument("--chat-cells", type=int, default=40, help="cells asked as chat too")
     parser.add_argument("--fanout-delay", type=float, default=1.0)
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="stop the CUAD grid after this long (0: no limit); only finished cells are scored",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     parts = set(args.parts.split(","))
@@ -421,7 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             contracts = load_contracts(BENCH)[: args.contracts]
             print(f"\nCUAD grid: {len(contracts)} contracts x {args.columns} questions")
-            timing, records, (ws, project) = run_cuad(contracts, args.columns)
+            timing, records, (ws, project) = run_cuad(
+                contracts, args.columns, max_minutes=args.max_minutes
+            )
             try:
                 grid_summary = _summary(records)
                 result["cuad"] = {"timing": timing, "summary": grid_summary, "records": records}

@@ -132,3 +132,32 @@ def test_a_report_holds_notes_and_grids(ran, tmp_path) -> None:
         project, tmp_path / "report.md", fmt="md", note_ids=[], grid_ids=[grid_id]
     )
     assert sections == 1 and "## Review grid: Supply review" in path.read_text()
+
+
+def test_the_viewer_marks_a_quote_that_runs_over_a_page_break(tmp_path: Path) -> None:
+    from engine.review.viewer import open_source
+    from engine.store import ProjectStore
+    from ingest.types import Locator
+    from tests.support.fixtures import make_pdf
+
+    pdf = make_pdf(
+        tmp_path / "two.pdf",
+        ["The Licensee shall pay the fees\n22", "Section 10.3 Binding Effect; Assignment.\nMore."],
+    )
+    ws = Workspace(Settings.load(overrides=FAKE))
+    try:
+        project = ws.project("P", create=True)
+        list(ws.ingest(project, [pdf], background_index=False))
+        doc = ws.documents(project)[0]
+        with ProjectStore(project.db_path) as store:
+            spans = Locator(doc.id, page=1, page_end=2)
+            start = open_source(store, doc.id, spans, quote="shall pay the fees\n22\nSection 10.3")
+            assert start.page == 1 and start.highlights  # the part on page 1 is marked
+            assert "continues on p. 2" in " ".join(start.notes)
+            quote = "22\nSection 10.3 Binding Effect; Assignment."
+            opened = open_source(store, doc.id, spans, quote=quote)
+            assert opened.page == 2 and opened.highlights  # only "22" is on page 1
+            asked = open_source(store, doc.id, spans, quote=quote, page=1)
+            assert asked.page == 1  # a page the user turned to stays
+    finally:
+        ws.close()
