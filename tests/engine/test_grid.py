@@ -5,6 +5,7 @@ what is tested here; tests/e2e/test_grid_e2e.py runs the real model)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -246,3 +247,31 @@ def test_large_grids_are_read_a_page_at_a_time(ws, project) -> None:
     assert page.total_rows == 3 and len(page.rows) == 1 and page.rows[0].document == "beta.pdf"
     assert page.counts["pending"] == 9
     assert all(c.state is CellState.PENDING for c in page.rows[0].cells)
+
+
+def test_in_process_cells_go_question_by_question_sharing_the_instructions(
+    ws, project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp reuses the longest token prefix it has in its KV cache: consecutive cells of
+    one question share the fixed instructions (the system turn comes first), so each cell
+    reads only its own evidence and question."""
+    from engine.llm import backends
+    from engine.llm.backends.fake import FakeBackend
+
+    calls: list[tuple[str, str]] = []
+
+    class Recording(FakeBackend):
+        def stream(self, messages, params):  # type: ignore[no-untyped-def]
+            calls.append((messages[0].content, messages[-1].content.rsplit("Question:", 1)[-1]))
+            return super().stream(messages, params)
+
+    monkeypatch.setitem(backends.BACKENDS, "fake", lambda settings: Recording())
+    ws.models.close()
+    grid = ws.save_grid(project, "All", _columns(QUESTIONS[:2]))
+    _run(ws, project, grid.id)
+    assert len(calls) >= 3
+    asked = [q.split("\n")[0].strip() for _, q in calls]
+    assert asked == sorted(asked, key=QUESTIONS.index)  # all of one question, then the next
+    for (system, q), (next_system, next_q) in itertools.pairwise(calls):
+        if q == next_q:
+            assert system == next_system  # the shared prefix
