@@ -16,6 +16,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.store import ProjectStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
@@ -61,21 +65,21 @@ def main() -> Path:
     return target
 
 
-def _grid(store: object) -> None:
+def _grid(store: ProjectStore) -> None:
     """A grid of one question over the lease, its cell, and a reviewer's edit."""
     from engine.store import grids
     from engine.types import CellReview, CellState, Citation, GridCell, GridColumn
     from ingest.types import Locator
 
-    doc = store.documents()[0]  # type: ignore[attr-defined]
-    grid = grids.create_grid(store, "Leases", [GridColumn("What is the rent?", "Rent")], [])  # type: ignore[arg-type]
+    doc = store.documents()[0]
+    grid = grids.create_grid(store, "Leases", [GridColumn("What is the rent?", "Rent")], [])
     cite = Citation("e1", f"{doc.id[:16]}:0", doc.name, Locator(doc.id, page=2),
                     "The monthly rent is 1,450 euros.", True, doc.id)  # fmt: skip
     cell = GridCell(doc.id, doc.name, "What is the rent?", CellState.FOUND, "1,450 euros [e1].",
                     (cite,), "fixture")  # fmt: skip
-    grids.write_cell(store, cell)  # type: ignore[arg-type]
-    grids.save_review(store, grid.id, doc.id, "What is the rent?",  # type: ignore[arg-type]
-                      CellReview(True, "EUR 1,450", "1,450 euros [e1].", False, "per month"))  # fmt: skip
+    grids.write_cell(store, cell)
+    review = CellReview(True, "EUR 1,450", "1,450 euros [e1].", False, "per month")
+    grids.save_review(store, grid.id, doc.id, "What is the rent?", review)
 
 
 if __name__ == "__main__":
