@@ -501,6 +501,156 @@ def export_cmd(
     click.echo(f"Wrote {sections} section(s) to {path}")
 
 
+# ---------------------------------------------------------------------------------- grid
+#: The grid `tomes grid` saves in the project (its cells are reused by the next run; the app's
+#: Grid tab shows it too).
+CLI_GRID = "Command line"
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+@cli.command("grid")
+@click.option("--project", "-p", required=True, help="Project to review.")
+@click.option(
+    "--question", "-q", "questions", multiple=True, help="A question (a column); repeatable."
+)
+@click.option("--preset", default=None, help='Questions of a preset, e.g. "Contract review".')
+@click.option(
+    "--document",
+    "-d",
+    "document_names",
+    multiple=True,
+    help="A document (a row), by name or part of it; repeatable (default: every document).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the grid to FILE.xlsx, .csv, .docx or .md.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Cells asked at once (backend openai; an in-process model answers one at a time).",
+)
+@_model_options
+@_friendly
+def grid_cmd(
+    project: str,
+    questions: tuple[str, ...],
+    preset: str | None,
+    document_names: tuple[str, ...],
+    as_json: bool,
+    out: Path | None,
+    concurrency: int,
+    **model: Any,
+) -> None:
+    """Ask the same questions of every document: a review grid of short cited answers.
+
+    Rows are documents, columns are questions; each cell is found, not_found or unclear, with
+    the page or lines and the quote it rests on. Cells already computed with the same model and
+    settings are reused, so running the same command again (after Ctrl-C, or after adding a
+    question) computes only what is missing. Exits with status 1 if any cell failed; the rest
+    complete.
+    """
+    from engine import Workspace
+    from engine.errors import TomesError
+    from engine.types import CellState, GridColumn
+
+    fmt = None
+    if out is not None:
+        fmt = out.suffix.lower().lstrip(".")
+        if fmt not in ("xlsx", "csv", "docx", "md"):
+            raise click.BadParameter("write .xlsx, .csv, .docx or .md", param_hint="--out")
+    workspace = Workspace(_settings(**_model_overrides(**model)))
+    status = _Status(sys.stderr)
+    started = time.perf_counter()
+    try:
+        proj = workspace.project(project)
+        columns: list[GridColumn] = []
+        if preset:
+            columns += workspace.preset(preset).columns
+        columns += [GridColumn(" ".join(q.split())) for q in questions if q.strip()]
+        if not columns:
+            raise TomesError('give questions with --question "…", or a --preset')
+        docs = workspace.resolve_documents(proj, document_names) if document_names else []
+        if not workspace.documents(proj):
+            raise TomesError(f"project {proj.name!r} has no documents yet; add some first")
+        grid = workspace.put_grid(proj, CLI_GRID, columns, [d.id for d in docs])
+        last = None
+        try:
+            for step in workspace.run_grid(proj, grid.id, concurrency=concurrency):
+                last = step
+                left = f" · about {_clock(step.estimate_s)} left" if step.estimate_s else ""
+                failed = f" · {step.failed} failed" if step.failed else ""
+                status.show(
+                    f"{_bar(step.done, step.total)} cells · {_clock(step.elapsed_s)}{left}{failed}"
+                )
+        except KeyboardInterrupt:
+            status.clear()
+            click.echo(
+                "Stopped. Finished cells are kept: run the same command again to continue.",
+                err=True,
+            )
+            sys.exit(130)
+        status.clear()
+        page = workspace.grid_page(proj, grid.id)
+        if out is not None and fmt is not None:
+            written = workspace.export_grid(proj, grid.id, out, fmt=fmt)  # type: ignore[arg-type]
+    finally:
+        status.clear()
+        workspace.close()
+    elapsed = time.perf_counter() - started
+    failed_cells = [c for r in page.rows for c in r.cells if c.state is CellState.FAILED]
+    computed = last.computed if last else 0
+    if as_json:
+        data = {
+            "columns": list(page.grid.questions),
+            "rows": [
+                {"document": r.document, "cells": [c.to_json() for c in r.cells]} for r in page.rows
+            ],
+            "timings": {
+                "total_s": round(elapsed, 3),
+                "cells": page.total_cells,
+                "computed": computed,
+                "reused": page.total_cells - computed,
+                "cells_per_min": round(last.cells_per_min, 2) if last else 0.0,
+            },
+            "usage": {
+                "prompt_tokens": last.prompt_tokens if last else 0,
+                "completion_tokens": last.completion_tokens if last else 0,
+            },
+        }
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        titles = {c.question: c.title for c in page.grid.columns}
+        for row in page.rows:
+            click.secho(row.document, bold=True)
+            for cell in row.cells:
+                where = ", ".join(dict.fromkeys(c.locator.label() for c in cell.citations))
+                if cell.state is CellState.FAILED:
+                    text = f"failed: {cell.error}"
+                else:
+                    text = cell.answer + (f"  ({where})" if where else "")
+                click.echo(f"  {titles.get(cell.question, cell.question)}: {text}")
+    click.echo(
+        f"{page.total_rows} documents x {len(page.grid.columns)} questions: {computed} cells "
+        f"computed, {page.total_cells - computed} reused, {len(failed_cells)} failed, in "
+        f"{_clock(elapsed)}.",
+        err=True,
+    )
+    if out is not None:
+        click.echo(f"Wrote the grid to {written}", err=True)
+    if failed_cells:
+        sys.exit(1)
+
+
 # ---------------------------------------------------------------------------------- settings
 @cli.command("settings")
 @click.option("--project", "-p", default=None, help="Show this project's effective settings.")

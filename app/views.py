@@ -16,18 +16,30 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine import FileEvent, SourceView
-    from engine.types import Answer, Citation, DocumentInfo, OcrSummary, SummaryNode
+    from engine import FileEvent, GridJob, GridPage, SourceView
+    from engine.types import (
+        Answer,
+        CellReview,
+        Citation,
+        DocumentInfo,
+        GridCell,
+        OcrSummary,
+        SummaryNode,
+    )
 
 __all__ = [
     "DOC_HEADERS",
     "UNVERIFIED_TIP",
     "VIEWER_EMPTY",
     "answer_markdown",
+    "cell_display",
+    "cell_markdown",
     "chips_html",
     "documents_rows",
     "event_detail",
     "file_table_html",
+    "grid_progress_line",
+    "grid_table_html",
     "node_label",
     "node_markdown",
     "ocr_note",
@@ -372,3 +384,118 @@ def node_markdown(node: SummaryNode, document: str) -> str:
     level = "first-level summary of passages" if node.level == 1 else f"level {node.level} summary"
     meta = " · ".join(p for p in (f"**{document}**", level, where) if p)
     return f"{meta}\n\n{node.text.strip()}"
+
+
+# ------------------------------------------------------------------------------ review grid
+_KEYS = re.compile(r"\s*\[(?:[ce]\d+)(?:,\s*[ce]\d+)*\]")
+_STATE_WORDS = {
+    "found": "found",
+    "not_found": "not found",
+    "unclear": "unclear",
+    "failed": "failed",
+    "pending": "not run yet",
+}
+
+
+def cell_display(cell: GridCell, review: CellReview) -> str:
+    """A cell's text in the table: the reviewer's edit, else the model's answer without its
+    keys; a miss says so."""
+    if review.edited is not None:
+        return review.edited
+    if cell.state.value == "found":
+        text = _KEYS.sub("", cell.answer).strip()
+        return text[:-1] if text.endswith(".") and not re.search(r"[.!?]\s", text) else text
+    return _STATE_WORDS.get(cell.state.value, cell.state.value)
+
+
+def grid_table_html(page: GridPage | None, *, empty: str = "") -> str:
+    """A page of a review grid: documents down, questions across. Each cell is coloured by
+    state, shows its short answer and page, and carries `data-cell="row,col"` (its place on
+    this page) for the click handler; reviewed, edited and flagged cells are marked."""
+    if page is None or not page.grid.columns:
+        text = empty or "Choose or create a grid: documents down, questions across."
+        return f'<div class="tomes-empty">{html.escape(text)}</div>'
+    head = "".join(
+        f'<th title="{html.escape(c.question, quote=True)}">{html.escape(short(c.title, 60))}</th>'
+        for c in page.grid.columns
+    )
+    body = []
+    for i, row in enumerate(page.rows):
+        cells = []
+        for j, (cell, review) in enumerate(zip(row.cells, row.reviews, strict=True)):
+            text = short(cell_display(cell, review), 90)
+            where = ", ".join(
+                dict.fromkeys(c.locator.label() for c in cell.citations if c.locator.label())
+            )
+            marks = ""
+            if review.reviewed:
+                marks += '<span class="mk ok" title="reviewed">✓</span>'
+            if review.edited is not None:
+                marks += '<span class="mk ed" title="edited by the reviewer">✎</span>'
+            if review.flagged:
+                marks += '<span class="mk fl" title="flagged">⚑</span>'
+            if review.comment:
+                note = html.escape(review.comment, quote=True)
+                marks += f'<span class="mk cm" title="{note}">💬</span>'
+            tip = cell.error if cell.error else (cell.citations[0].quote if cell.citations else "")
+            cls = f"gc {cell.state.value}" + ("" if cell.current else " stale")
+            if not cell.current:
+                tip = "out of date: made with other settings or model; run the grid to update"
+            loc = f'<span class="where">{html.escape(where)}</span>' if where else ""
+            tip = html.escape(short(tip, 300), quote=True)
+            cells.append(
+                f'<td class="{cls}" data-cell="{i},{j}" title="{tip}">'
+                f'{marks}<span class="ans">{html.escape(text)}</span>{loc}</td>'
+            )
+        body.append(
+            f'<tr><th class="doc" title="{html.escape(row.document, quote=True)}">'
+            f"{html.escape(short(row.document, 48))}</th>{''.join(cells)}</tr>"
+        )
+    if not body:
+        body = [
+            f'<tr><td colspan="{len(page.grid.columns) + 1}" class="tomes-empty">'
+            "This grid has no documents: add documents to the project.</td></tr>"
+        ]
+    return (
+        '<div class="tomes-grid-wrap"><table class="tomes-grid">'
+        f'<thead><tr><th class="doc">Document</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def grid_progress_line(page: GridPage | None, job: GridJob | None) -> str:
+    """Counts by state over the whole grid, and the run's progress while it runs."""
+    if page is None:
+        return ""
+    c = page.counts
+    parts = [f"**{page.done} of {page.total_cells} cells**"]
+    for key in ("found", "not_found", "unclear", "failed"):
+        if c.get(key):
+            parts.append(f"{c[key]} {_STATE_WORDS[key]}")
+    if c.get("pending"):
+        parts.append(f"{c['pending']} to run")
+    line = " · ".join(parts)
+    if job is not None and job.describe():
+        line += f"  \n{job.describe()}"
+    return line
+
+
+def cell_markdown(cell: GridCell, review: CellReview, label: str) -> str:
+    """The selected cell: document, question, state, the answer (and the model's own when
+    the reviewer edited it), its sources, or why it failed."""
+    lines = [f"**{cell.document}** · {label}", "", f"_{cell.question}_", ""]
+    state = _STATE_WORDS.get(cell.state.value, cell.state.value)
+    if not cell.current:
+        state += " (out of date: run the grid to update it)"
+    lines.append(f"State: **{state}**")
+    if review.edited is not None:
+        lines += ["", f"Reviewer's answer: **{review.edited}**",
+                  f"Model's answer: {review.original or cell.answer or '—'}"]  # fmt: skip
+    elif cell.answer and cell.state.value == "found":
+        lines += ["", f"Answer: **{_KEYS.sub('', cell.answer).strip()}**"]
+    if cell.error:
+        lines += ["", f"Why it failed: {cell.error}"]
+    for c in cell.citations:
+        mark = "" if c.verified else " (unverified)"
+        lines += ["", f"> {c.locator.label() or c.document}{mark}: “{short(c.quote, 300)}”"]
+    return "\n".join(lines)

@@ -5,7 +5,7 @@
                 and the background indexer
     llm/        model backends, the one loaded model, the embedded model file, prompts
     qa/         question answering: intent, retrieval, fusion, packing, citations, ask()
-    review/     what a reviewer opens or exports: the source viewer, reports
+    review/     what a reviewer opens or exports: the source viewer, reports, review grids
     intake.py   ingesting files into a project (ingest's readers and chunker, then the store)
     workspace.py  `Workspace`, the one door the CLI and the UI use
 
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from engine.index.indexer import IndexProgress, JobState, Phase
     from engine.intake import FileEvent, FileStatus
     from engine.qa.answer import AnswerStream
+    from engine.review.grid import GridPage, GridProgress
+    from engine.review.gridjobs import GridJob
+    from engine.review.presets import Preset
     from engine.review.viewer import SourceView
     from engine.settings import Settings
     from engine.store.chats import ChatLog
@@ -96,6 +99,10 @@ _WHERE: dict[str, str] = {
     "ChatLog": "engine.store.chats",
     "FileEvent": "engine.intake",
     "FileStatus": "engine.intake",
+    "GridJob": "engine.review.gridjobs",
+    "GridPage": "engine.review.grid",
+    "GridProgress": "engine.review.grid",
+    "Preset": "engine.review.presets",
     "IndexProgress": "engine.index.indexer",
     "IndexStatus": "engine.workspace",
     "JobState": "engine.index.indexer",
@@ -118,6 +125,9 @@ __all__ = [
     "FileEvent",
     "FileStatus",
     "GenerationFailed",
+    "GridJob",
+    "GridPage",
+    "GridProgress",
     "IndexProgress",
     "IndexStatus",
     "JobState",
@@ -127,6 +137,7 @@ __all__ = [
     "ModelNotFound",
     "Note",
     "Phase",
+    "Preset",
     "Project",
     "ProjectError",
     "ProjectExists",

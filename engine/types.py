@@ -13,10 +13,16 @@ from ingest.types import DocKind, Locator
 __all__ = [
     "Answer",
     "AnswerState",
+    "CellReview",
+    "CellState",
     "Citation",
     "ContextItem",
     "DocumentAnswer",
     "DocumentInfo",
+    "Grid",
+    "GridCell",
+    "GridColumn",
+    "GridRow",
     "ItemKind",
     "ItemRef",
     "Message",
@@ -371,3 +377,121 @@ class OcrSummary:
     low_confidence: tuple[int, ...] = ()
     unreadable: tuple[int, ...] = ()
     failed: tuple[int, ...] = ()
+
+
+# ---------------------------------------------------------------------------------- review grid
+class CellState(StrEnum):
+    """What a review-grid cell holds: an answer's state, a failure, or nothing yet."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    UNCLEAR = "unclear"
+    FAILED = "failed"  # the cell could not be computed (the reason is kept); retried next run
+    PENDING = "pending"  # not computed yet (or computed with other settings: out of date)
+
+    @classmethod
+    def of(cls, state: AnswerState) -> CellState:
+        return cls(state.value)
+
+
+@dataclass(frozen=True, slots=True)
+class GridColumn:
+    """One question of a grid, with an optional short label for its column header."""
+
+    question: str
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.question
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    """One document of a grid: its id and its name when it was chosen (a document replaced by
+    a new version under the same name stays in the grid)."""
+
+    doc_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """A saved review grid: questions (columns) asked of documents (rows; empty: every document
+    of the project, including those added later)."""
+
+    id: int
+    name: str
+    columns: tuple[GridColumn, ...]
+    documents: tuple[GridRow, ...] = ()
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        return tuple(c.question for c in self.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class CellReview:
+    """A reviewer's marks on one cell. `edited` is the reviewer's answer (None: not edited);
+    `original` is the model's answer as it was when it was edited."""
+
+    reviewed: bool = False
+    edited: str | None = None
+    original: str = ""
+    flagged: bool = False
+    comment: str = ""
+    updated_at: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.reviewed or self.edited is not None or self.flagged or self.comment)
+
+
+@dataclass(frozen=True, slots=True)
+class GridCell:
+    """One document's answer to one question of a grid. `current` is False when the stored
+    answer was made by another model, settings, kernel or document version (it is shown, and
+    recomputed by the next run)."""
+
+    doc_id: str
+    document: str
+    question: str
+    state: CellState
+    answer: str = ""
+    citations: tuple[Citation, ...] = ()
+    made_by: str = ""
+    error: str = ""  # why a failed cell failed
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    current: bool = True
+
+    @property
+    def done(self) -> bool:
+        return self.current and self.state is not CellState.PENDING
+
+    def to_json(self) -> dict[str, Any]:
+        """The cell in `tomes grid --json` (a failed cell also says why)."""
+        out: dict[str, Any] = {
+            "question": self.question,
+            "state": self.state.value,
+            "answer": self.answer,
+            "citations": [
+                {
+                    "key": c.key,
+                    "document": c.document,
+                    "page": c.locator.page,
+                    "page_end": c.locator.page_end,
+                    "line_start": c.locator.line_start,
+                    "line_end": c.locator.line_end,
+                    "quote": c.quote,
+                    "verified": c.verified,
+                }
+                for c in self.citations
+            ],
+        }
+        if self.error:
+            out["error"] = self.error
+        return out

@@ -12,7 +12,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from engine.errors import AnswerPending, BackendUnavailable, StoreError, TomesError
 from engine.index.indexer import BackgroundIndexer, IndexProgress, JobState, Phase
@@ -28,10 +28,22 @@ from engine.ocr import OcrProgress
 from engine.qa.answer import AnswerStream, AskScope, ask
 from engine.qa.retrieve import HybridRetriever, Modes
 from engine.qa.scope import DocIdentity, identify, resolve_scope
-from engine.review.export import ReportFormat, collect, write_report
+from engine.review.export import GridSection, ReportFormat, collect, write_report
+from engine.review.grid import (
+    CellKit,
+    GridPage,
+    GridProgress,
+    Recipe,
+    grid_page,
+    resolve_rows,
+    run_grid,
+)
+from engine.review.gridjobs import GridJob, GridJobs
+from engine.review.presets import Preset, delete_preset, find_preset, list_presets, save_preset
 from engine.review.viewer import SourceView, open_source
 from engine.settings import Settings, SettingValue
 from engine.store import ProjectStore, documents, pending, vectors
+from engine.store import grids as grid_store
 from engine.store import ocr as ocr_store
 from engine.store.chats import ChatLog
 from engine.store.nodes import NodeKey
@@ -39,9 +51,13 @@ from engine.store.private import private_dir, private_file
 from engine.store.projects import Project, Projects
 from engine.types import (
     Answer,
+    CellReview,
     Citation,
     ContextItem,
     DocumentInfo,
+    Grid,
+    GridColumn,
+    GridRow,
     ItemKind,
     OcrSummary,
     SummaryNode,
@@ -52,9 +68,13 @@ if TYPE_CHECKING:
     from engine.index.embed import Embedder
     from engine.index.embed.vector_index import VectorIndex
 
-__all__ = ["IndexStatus", "Workspace"]
+__all__ = ["GridFormat", "IndexStatus", "Workspace"]
 
 log = logging.getLogger(__name__)
+
+#: What a review grid exports to.
+GridFormat = Literal["xlsx", "csv", "docx", "md"]
+_UNSET = object()
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -127,6 +147,7 @@ class Workspace:
         self._embedder: Embedder | None = None  # the last one asked for (status lines)
         self._embedders: dict[str, Embedder] = {}  # by settings.retrieval.embedder
         self._embedder_errors: dict[str, str] = {}
+        self.grid_jobs = GridJobs(self._grid_steps)
         self._embedder_lock = threading.Lock()
         self._embedder_error: str | None = None
         self._indexes: dict[tuple[Path, str], tuple[VectorIndex, threading.Lock]] = {}
@@ -137,6 +158,7 @@ class Workspace:
 
     def close(self) -> None:
         self._closing.set()
+        self.grid_jobs.shutdown()
         self.indexer.shutdown()
         self._save_kept(final=True)
         self.models.close()
@@ -181,6 +203,7 @@ class Workspace:
         """Stop its background indexing, then delete the project folder (the user's original
         files are not touched)."""
         self.indexer.cancel(project, wait=10.0)
+        self.grid_jobs.cancel_project(project, wait=10.0)
         self.projects.delete(project.name)
 
     def stats(self, project: Project) -> dict[str, int]:
@@ -723,15 +746,243 @@ class Workspace:
         fmt: ReportFormat,
         message_ids: Sequence[int] = (),
         note_ids: Sequence[int] | None = None,
+        grid_ids: Sequence[int] = (),
     ) -> tuple[Path, int]:
-        """Write a report of the chosen answers and notes (None: every note) to `target`;
-        returns the written path and the number of sections."""
+        """Write a report of the chosen answers and notes (None: every note) and review grids
+        to `target`; returns the written path and the number of sections."""
         with project.open() as store:
             notes = list(note_ids) if note_ids is not None else None
             items = collect(ChatLog(store), message_ids=list(message_ids), note_ids=notes)
+        grids = []
+        for grid_id in grid_ids:
+            page = self.grid_page(project, grid_id)
+            grids.append(GridSection(page.grid.name, page))
         if _inside(target, self.settings.home):
             private_dir(Path(target).parent)
-        written = write_report(project.name, items, target, fmt)
+        written = write_report(project.name, items, target, fmt, grids=grids)
         if _inside(written, self.settings.home):
             private_file(written)  # an export under TOMES_HOME is the user's alone
-        return written, len(items)
+        return written, len(items) + len(grids)
+
+    # ------------------------------------------------------------------ review grids
+    def presets(self) -> list[Preset]:
+        """The question presets: the shipped ones ("Contract review"), then the user's."""
+        return list_presets(self.settings.home)
+
+    def preset(self, name: str) -> Preset:
+        return find_preset(self.settings.home, name)
+
+    def save_preset(self, name: str, columns: Sequence[GridColumn]) -> Preset:
+        """Save the user's own preset (under TOMES_HOME: usable in every project)."""
+        return save_preset(self.settings.home, name, columns)
+
+    def delete_preset(self, name: str) -> None:
+        delete_preset(self.settings.home, name)
+
+    def grids(self, project: Project) -> list[Grid]:
+        """The project's saved grids, most recently changed first."""
+        with project.open() as store:
+            return grid_store.grids(store)
+
+    def grid(self, project: Project, grid_id: int) -> Grid:
+        with project.open() as store:
+            return grid_store.grid(store, int(grid_id))
+
+    def save_grid(
+        self,
+        project: Project,
+        name: str,
+        columns: Sequence[GridColumn],
+        documents: Sequence[str] = (),
+        *,
+        grid_id: int | None = None,
+    ) -> Grid:
+        """Create a grid (or change grid `grid_id`): its questions, and the documents (ids;
+        empty: every document of the project, also those added later). A name that exists
+        already is an error when creating."""
+        name = " ".join(name.split())
+        if not name:
+            raise TomesError("name the grid first")
+        first: dict[str, GridColumn] = {}
+        for c in columns:  # a question asked twice is one column (its first label)
+            if c.question.strip():
+                first.setdefault(c.question.lower(), c)
+        cols = list(first.values())
+        if not cols:
+            raise TomesError("a grid needs at least one question: type some, or pick a preset")
+        with project.open() as store:
+            names = {d.id: d.name for d in store.documents()}
+            unknown = [d for d in documents if d not in names]
+            if unknown:
+                raise TomesError(f"no document {unknown[0]!r} in project {project.name!r}")
+            rows = [GridRow(d, names[d]) for d in dict.fromkeys(documents)]
+            if grid_id is None:
+                return grid_store.create_grid(store, name, cols, rows)
+            return grid_store.update_grid(
+                store, int(grid_id), name=name, columns=cols, documents=rows
+            )
+
+    def put_grid(
+        self, project: Project, name: str, columns: Sequence[GridColumn], documents: Sequence[str]
+    ) -> Grid:
+        """The grid called `name`, created or redefined with these questions and documents
+        (what `tomes grid` runs: its cells are reused by the next run with the same ones)."""
+        with project.open() as store:
+            existing = grid_store.grid_by_name(store, name)
+        return self.save_grid(
+            project, name, columns, documents, grid_id=existing.id if existing else None
+        )
+
+    def delete_grid(self, project: Project, grid_id: int) -> None:
+        """Delete a grid and the reviewer's marks on it."""
+        self.grid_jobs.cancel(project, grid_id, wait=30.0)
+        with project.open() as store:
+            grid_store.delete_grid(store, int(grid_id))
+
+    def _recipe(self, settings: Settings) -> Recipe:
+        dense = None
+        if settings.retrieval.embeddings:
+            embedder = self.embedder()
+            dense = embedder.model_id if embedder is not None else None
+        return Recipe.of(settings, dense=dense)
+
+    def _cell_kit(self, project: Project, store: ProjectStore, settings: Settings) -> CellKit:
+        lexical = self.lexical(store.path.parent)
+        embed = None
+        if settings.retrieval.evidence_meaning and self._embedder is not None:
+            embed = self._embedder.embed
+
+        def retriever_for(own: ProjectStore, doc_id: str) -> HybridRetriever:
+            return self.retriever(own, settings, scope=[doc_id])
+
+        return CellKit(
+            open_store=project.open,
+            retriever_for=retriever_for,
+            models=self.models,
+            settings=settings,
+            idf=lexical.idf if lexical.is_current(store) else None,
+            embed=embed,
+        )
+
+    def run_grid(
+        self,
+        project: Project,
+        grid_id: int,
+        *,
+        concurrency: int = 1,
+        cancel: threading.Event | None = None,
+        overrides: Mapping[str, SettingValue] | None = None,
+    ) -> Iterator[GridProgress]:
+        """Compute the grid's missing, out-of-date and failed cells (see `engine.review.grid`),
+        in the foreground; progress after each cell. Cancelling keeps every finished cell."""
+        cancel = cancel or threading.Event()
+        settings = self.settings_for(project, overrides)
+        recipe = self._recipe(settings)
+        with project.open() as store:
+            grid = grid_store.grid(store, int(grid_id))
+            for _ in self._keyword_steps(store, cancel):  # seconds; the evidence ranker uses it
+                pass
+            rows = resolve_rows(grid, store.documents())
+            kit = self._cell_kit(project, store, settings)
+            yield from run_grid(
+                grid, rows, store=store, kit=kit, recipe=recipe, concurrency=concurrency,
+                cancel=cancel,
+            )  # fmt: skip
+
+    def _grid_steps(
+        self, project: Project, grid_id: int, concurrency: int, cancel: threading.Event
+    ) -> Iterator[GridProgress]:
+        return self.run_grid(project, grid_id, concurrency=concurrency, cancel=cancel)
+
+    def start_grid(self, project: Project, grid_id: int, *, concurrency: int = 1) -> GridJob:
+        """Run a grid in the background (the UI): `grid_job` tells how far it is."""
+        self.grid(project, grid_id)  # it must exist
+        self.grid_jobs.start(project, int(grid_id), concurrency=concurrency)
+        return self.grid_jobs.state(project, int(grid_id))
+
+    def grid_job(self, project: Project, grid_id: int) -> GridJob:
+        return self.grid_jobs.state(project, int(grid_id))
+
+    def cancel_grid(self, project: Project, grid_id: int, *, wait: float = 0.0) -> None:
+        self.grid_jobs.cancel(project, int(grid_id), wait=wait)
+
+    def grid_page(
+        self,
+        project: Project,
+        grid_id: int,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        overrides: Mapping[str, SettingValue] | None = None,
+    ) -> GridPage:
+        """Rows `offset` … `offset + limit` of a grid (None: all), with cells and reviews;
+        cells made with other settings than the project's now are marked out of date."""
+        settings = self.settings_for(project, overrides)
+        recipe = self._recipe(settings)
+        with project.open() as store:
+            grid = grid_store.grid(store, int(grid_id))
+            rows = resolve_rows(grid, store.documents())
+            return grid_page(store, grid, rows, recipe, offset=offset, limit=limit)
+
+    def review_cell(
+        self,
+        project: Project,
+        grid_id: int,
+        doc_id: str,
+        question: str,
+        *,
+        reviewed: bool | None = None,
+        edited: str | object | None = _UNSET,
+        flagged: bool | None = None,
+        comment: str | None = None,
+    ) -> CellReview:
+        """Change the reviewer's marks on one cell; what is not given stays. `edited` is the
+        reviewer's answer (None or the model's own answer: back to the model's); the model's
+        answer at the time is kept as `original`."""
+        with project.open() as store:
+            grid = grid_store.grid(store, int(grid_id))
+            if question not in grid.questions:
+                raise TomesError(f"the grid {grid.name!r} has no question {question!r}")
+            old = grid_store.reviews(store, grid.id, [doc_id]).get((doc_id, question))
+            old = old or CellReview()
+            model_answer = grid_store.cells(store, [doc_id], [question]).get((doc_id, question))
+            answer_now = model_answer.answer if model_answer is not None else ""
+            new_edit, original = old.edited, old.original
+            if edited is not _UNSET:
+                text = " ".join(str(edited).split()) if edited is not None else ""
+                if not text or text == answer_now:
+                    new_edit, original = None, ""
+                else:
+                    new_edit = text
+                    original = old.original if old.edited is not None else answer_now
+            review = CellReview(
+                old.reviewed if reviewed is None else bool(reviewed),
+                new_edit,
+                original,
+                old.flagged if flagged is None else bool(flagged),
+                old.comment if comment is None else comment.strip(),
+            )
+            return grid_store.save_review(store, grid.id, doc_id, question, review)
+
+    def export_grid(
+        self,
+        project: Project,
+        grid_id: int,
+        target: Path,
+        *,
+        fmt: GridFormat,
+        overrides: Mapping[str, SettingValue] | None = None,
+    ) -> Path:
+        """Write the whole grid to `target`: xlsx, csv, or a docx / md report."""
+        from engine.review.grid_export import write_csv, write_xlsx
+
+        page = self.grid_page(project, grid_id, overrides=overrides)
+        if fmt == "xlsx":
+            return write_xlsx(page, target)
+        if fmt == "csv":
+            return write_csv(page, target)
+        if fmt in ("docx", "md"):
+            return write_report(
+                project.name, [], target, fmt, grids=[GridSection(page.grid.name, page)]
+            )
+        raise TomesError(f"unknown grid export format {fmt!r}; use xlsx, csv, docx or md")

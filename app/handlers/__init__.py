@@ -9,6 +9,7 @@ as HTML and Markdown; `app.prefs` remembers the last project.
     viewer.py      the source viewer
     documents.py   adding sources, the documents table, the summary tree, the status line
     notes.py       notes and report export
+    grid.py        review grids: define, run (background), page, open a cell, review, export
     settings.py    per-project model settings
     api.py         the `gradio_client` endpoints
 
@@ -30,6 +31,7 @@ from app.handlers.base import (
 )
 from app.handlers.chat import ChatHandlers, chat_messages
 from app.handlers.documents import DocumentHandlers
+from app.handlers.grid import GridHandlers
 from app.handlers.notes import NotesHandlers
 from app.handlers.projects import ProjectHandlers
 from app.handlers.settings import SettingsHandlers
@@ -52,6 +54,7 @@ class Handlers(
     DocumentHandlers,
     NotesHandlers,
     SettingsHandlers,
+    GridHandlers,
     ApiHandlers,  # and, through it, the viewer's handlers
 ):
     """Every action of the app, over one `Workspace`: the feature handlers in one object, as

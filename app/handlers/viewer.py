@@ -60,7 +60,9 @@ class ViewerHandlers(HandlerBase):
             "locator": {**locator_json(cite.locator), "doc_id": cite.locator.doc_id},
             "quote": cite.quote,
             "verified": cite.verified,
-            "page": cite.locator.page,
+            # None: the citation's own page, or the next one when the quote runs over the
+            # page break and only a page number of it stands on the first (the viewer decides)
+            "page": None,
         }
 
     def _view(self, project: str | None, state: ViewerState) -> SourceView:

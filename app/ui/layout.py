@@ -14,6 +14,7 @@ __all__ = [
     "AskTab",
     "Components",
     "DocsTab",
+    "GridTab",
     "Header",
     "Memory",
     "NotesTab",
@@ -29,6 +30,18 @@ _CHIPS_JS = """
 element.addEventListener('click', (event) => {
   const chip = event.target.closest('[data-cite]');
   if (chip) trigger('click', {cite: Number(chip.dataset.cite)});
+});
+"""
+
+# A click on a grid cell sends its place on the page ("row,col") to Python.
+_GRID_JS = """
+element.addEventListener('click', (event) => {
+  const cell = event.target.closest('[data-cell]');
+  if (cell) {
+    element.querySelectorAll('td.picked').forEach((td) => td.classList.remove('picked'));
+    cell.classList.add('picked');
+    trigger('click', {cell: cell.dataset.cell});
+  }
 });
 """
 
@@ -104,6 +117,9 @@ class Memory:
     tree_path: gr.State
     status_seen: gr.State
     timer: gr.Timer
+    grid_state: gr.State
+    cell_ref: gr.State
+    grid_viewer_state: gr.State
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +186,44 @@ class DocsTab:
 
 
 @dataclass(frozen=True, slots=True)
+class GridTab:
+    """The Grid tab: a grid's definition (documents, questions, presets), running it, the
+    paged table, the selected cell with the reviewer's marks, its source, and export."""
+
+    tab: gr.Tab
+    grid: gr.Dropdown
+    new_grid_btn: gr.Button
+    delete_grid_btn: gr.Button
+    name: gr.Textbox
+    documents: gr.CheckboxGroup
+    all_documents: gr.Checkbox
+    questions: gr.Textbox
+    preset: gr.Dropdown
+    add_preset_btn: gr.Button
+    preset_name: gr.Textbox
+    save_preset_btn: gr.Button
+    save_grid_btn: gr.Button
+    concurrency: gr.Number
+    run_btn: gr.Button
+    cancel_btn: gr.Button
+    progress: gr.Markdown
+    table: gr.HTML
+    prev_rows: gr.Button
+    page_label: gr.Markdown
+    next_rows: gr.Button
+    cell_md: gr.Markdown
+    reviewed: gr.Checkbox
+    flagged: gr.Checkbox
+    edited: gr.Textbox
+    comment: gr.Textbox
+    save_review_btn: gr.Button
+    export_format: gr.Radio
+    export_btn: gr.Button
+    export_msg: gr.Markdown
+    export_file: gr.File
+
+
+@dataclass(frozen=True, slots=True)
 class NotesTab:
     """The Notes & export tab."""
 
@@ -223,6 +277,8 @@ class Components:
     ask: AskTab
     viewer: Viewer
     docs: DocsTab
+    grid: GridTab
+    grid_viewer: Viewer
     notes: NotesTab
     settings: SettingsTab
 
@@ -237,6 +293,9 @@ def layout(*, has_sample: bool) -> Components:
         tree_path=gr.State([]),
         status_seen=gr.State(None),
         timer=gr.Timer(2.0),
+        grid_state=gr.State({"grid_id": None, "offset": 0, "seen": None}),
+        cell_ref=gr.State(None),
+        grid_viewer_state=gr.State(None),
     )
     header = _header()
     welcome = _welcome(has_sample=has_sample)
@@ -245,11 +304,15 @@ def layout(*, has_sample: bool) -> Components:
             ask, viewer = _ask_tab()
         with gr.Tab("Documents", id="docs", elem_id="tab-docs") as docs_tab:
             docs = _docs_tab(docs_tab)
+        with gr.Tab("Grid", id="grid", elem_id="tab-grid") as grid_tab:
+            grid, grid_viewer = _grid_tab(grid_tab)
         with gr.Tab("Notes & export", id="notes", elem_id="tab-notes") as notes_tab:
             notes = _notes_tab(notes_tab)
         with gr.Tab("Settings", id="settings", elem_id="tab-settings"):
             settings = _settings_tab()
-    return Components(memory, header, welcome, main, tabs, ask, viewer, docs, notes, settings)
+    return Components(
+        memory, header, welcome, main, tabs, ask, viewer, docs, grid, grid_viewer, notes, settings
+    )
 
 
 def _welcome(*, has_sample: bool) -> Welcome:
@@ -534,6 +597,109 @@ def _docs_tab(tab: gr.Tab) -> DocsTab:
         node_md=node_md,
         node_children=node_children,
     )
+
+
+def _viewer_panel(prefix: str) -> Viewer:
+    """A source viewer (header, page buttons, text with the quote marked, page image)."""
+    head = gr.HTML("", js_on_load=None, elem_id=f"{prefix}-head")
+    with gr.Row(equal_height=True):
+        prev_page = gr.Button("◀ Previous page", size="sm", visible=False, elem_id=f"{prefix}-prev")
+        next_page = gr.Button("Next page ▶", size="sm", visible=False, elem_id=f"{prefix}-next")
+    text = gr.HTML("", js_on_load=_SCROLL_TO_MARK_JS, elem_id=f"{prefix}-text")
+    image = gr.Image(
+        type="pil", format="png", interactive=False, show_label=False, visible=False,
+        elem_id=f"{prefix}-image", buttons=["fullscreen"], height=560,
+    )  # fmt: skip
+    return Viewer(head=head, prev_page=prev_page, next_page=next_page, text=text, image=image)
+
+
+def _grid_tab(tab: gr.Tab) -> tuple[GridTab, Viewer]:
+    with gr.Row(equal_height=False, elem_classes="tomes-inline"):
+        grid = gr.Dropdown(label="Review grid", choices=[], elem_id="grid-select", scale=3)
+        new_grid_btn = gr.Button("New grid", size="sm", scale=0, min_width=100, elem_id="new-grid")
+        delete_grid_btn = gr.Button("Delete", size="sm", variant="stop", scale=0, min_width=80)
+    with gr.Accordion("Documents and questions", open=True, elem_id="grid-define"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4, min_width=300):
+                name = gr.Textbox(
+                    label="Grid name", placeholder="e.g. Supplier contracts", elem_id="grid-name"
+                )
+                all_documents = gr.Checkbox(
+                    label="All documents (also those added later)",
+                    value=True,
+                    elem_id="grid-all-docs",
+                )
+                documents = gr.CheckboxGroup(
+                    label="…or these documents (rows)", choices=[], elem_id="grid-docs"
+                )
+            with gr.Column(scale=6, min_width=380):
+                questions = gr.Textbox(
+                    label="Questions (columns), one per line; “Label | question” names the column",
+                    lines=6, max_lines=14, elem_id="grid-questions",
+                    placeholder="Governing law | Which law governs this agreement?\n"
+                    "Is there a non-compete clause?",
+                )  # fmt: skip
+                with gr.Row(equal_height=False, elem_classes="tomes-inline"):
+                    preset = gr.Dropdown(label="Preset", choices=[], elem_id="grid-preset", scale=3)
+                    add_preset_btn = gr.Button(
+                        "Add its questions", size="sm", scale=0, elem_id="grid-add-preset"
+                    )
+                    preset_name = gr.Textbox(label="Save these questions as a preset", scale=3)
+                    save_preset_btn = gr.Button("Save preset", size="sm", scale=0)
+        save_grid_btn = gr.Button("Save grid", variant="primary", elem_id="grid-save", size="md")
+    with gr.Row(equal_height=False, elem_classes="tomes-inline"):
+        concurrency = gr.Number(
+            label="Cells at once (OpenAI-compatible server)", value=1, precision=0,
+            minimum=1, maximum=64, scale=1, min_width=160, elem_id="grid-concurrency",
+        )  # fmt: skip
+        run_btn = gr.Button(
+            "Run / resume", variant="primary", scale=0, min_width=140, elem_id="grid-run"
+        )
+        cancel_btn = gr.Button("Cancel", scale=0, min_width=100, elem_id="grid-cancel")
+        progress = gr.Markdown("", elem_id="grid-progress")
+    table = gr.HTML("", js_on_load=_GRID_JS, elem_id="grid-table")
+    with gr.Row(equal_height=True, elem_classes="tomes-inline"):
+        prev_rows = gr.Button("◀ Previous documents", size="sm", scale=0, elem_id="grid-prev")
+        page_label = gr.Markdown("", elem_id="grid-page")
+        next_rows = gr.Button("Next documents ▶", size="sm", scale=0, elem_id="grid-next")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=340):
+            gr.Markdown("#### Selected cell")
+            cell_md = gr.Markdown(
+                "Click a cell to see its answer and open its source.", elem_id="grid-cell"
+            )
+            with gr.Row():
+                reviewed = gr.Checkbox(label="Reviewed", elem_id="grid-reviewed")
+                flagged = gr.Checkbox(label="Flag", elem_id="grid-flagged")
+            edited = gr.Textbox(label="Your answer (empty: the model's)", elem_id="grid-edited")
+            comment = gr.Textbox(label="Comment", lines=2, elem_id="grid-comment")
+            save_review_btn = gr.Button("Save review", elem_id="grid-save-review")
+            gr.Markdown("#### Export")
+            export_format = gr.Radio(
+                choices=[("Excel (.xlsx)", "xlsx"), ("CSV", "csv"), ("Word (.docx)", "docx"),
+                         ("Markdown (.md)", "md")],
+                value="xlsx", show_label=False, elem_id="grid-export-format",
+            )  # fmt: skip
+            export_btn = gr.Button("Export grid", elem_id="grid-export")
+            export_msg = gr.Markdown("", elem_id="grid-export-msg")
+            export_file = gr.File(
+                label="Grid", visible=False, interactive=False, elem_id="grid-export-file"
+            )
+        with gr.Column(scale=6, min_width=380, elem_classes="tomes-viewer"):
+            gr.Markdown("#### Source")
+            viewer = _viewer_panel("grid-viewer")
+    tab_ = GridTab(
+        tab=tab, grid=grid, new_grid_btn=new_grid_btn, delete_grid_btn=delete_grid_btn,
+        name=name, documents=documents, all_documents=all_documents, questions=questions,
+        preset=preset, add_preset_btn=add_preset_btn, preset_name=preset_name,
+        save_preset_btn=save_preset_btn, save_grid_btn=save_grid_btn, concurrency=concurrency,
+        run_btn=run_btn, cancel_btn=cancel_btn, progress=progress, table=table,
+        prev_rows=prev_rows, page_label=page_label, next_rows=next_rows, cell_md=cell_md,
+        reviewed=reviewed, flagged=flagged, edited=edited, comment=comment,
+        save_review_btn=save_review_btn, export_format=export_format, export_btn=export_btn,
+        export_msg=export_msg, export_file=export_file,
+    )  # fmt: skip
+    return tab_, viewer
 
 
 def _notes_tab(tab: gr.Tab) -> NotesTab:

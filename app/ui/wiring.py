@@ -111,6 +111,19 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         c.settings.settings_msg,
     ]
     status_out = [c.header.status, c.memory.status_seen]
+    g = c.grid
+    grid_table_out = [g.table, g.page_label, g.progress, c.memory.grid_state]
+    grid_out = [
+        g.grid, g.name, g.documents, g.all_documents, g.questions, g.preset, *grid_table_out,
+    ]  # fmt: skip
+    grid_viewer_out = [
+        c.memory.grid_viewer_state,
+        c.grid_viewer.head,
+        c.grid_viewer.image,
+        c.grid_viewer.text,
+        c.grid_viewer.prev_page,
+        c.grid_viewer.next_page,
+    ]
 
     def reload_project(dep: Any) -> Any:
         """After the project changed: reload every tab, then the status line."""
@@ -119,6 +132,7 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
             (h.clear_viewer, None, viewer_out),
             (h.load_documents, [c.header.project], docs_out),
             (h.load_notes, [c.header.project], notes_out),
+            (h.load_grids, [c.header.project], grid_out),
             (h.load_settings, [c.header.project], settings_out),
             (h.refresh_status, [c.header.project], status_out),
         ):
@@ -331,6 +345,77 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
         tree_out,
     )
     _on(c.docs.tree_up.click, h.tree_up, [c.header.project, c.memory.tree_path], tree_out)
+
+    # review grids: a run works in the background (the model's lock decides who runs when), so
+    # the page stays usable; the timer refreshes the table while it runs
+    _on(g.tab.select, h.load_grids, [c.header.project, g.grid], grid_out)
+    _on(g.grid.input, h.load_grids, [c.header.project, g.grid], grid_out)
+    _on(g.new_grid_btn.click, h.new_grid, [c.header.project], grid_out)
+    _on(g.delete_grid_btn.click, h.delete_grid, [c.header.project, c.memory.grid_state], grid_out)
+    _on(g.add_preset_btn.click, h.add_preset, [g.preset, g.questions], g.questions)
+    _on(g.save_preset_btn.click, h.save_preset, [g.preset_name, g.questions], g.preset)
+    _on(
+        g.save_grid_btn.click,
+        h.save_grid,
+        [c.header.project, c.memory.grid_state, g.name, g.documents, g.all_documents, g.questions],
+        grid_out,
+    )
+    _on(
+        g.run_btn.click,
+        h.run_grid,
+        [c.header.project, c.memory.grid_state, g.concurrency],
+        grid_table_out,
+    )
+    _on(g.cancel_btn.click, h.cancel_grid, [c.header.project, c.memory.grid_state], grid_table_out)
+    _on(
+        c.memory.timer.tick,
+        h.poll_grid,
+        [c.header.project, c.memory.grid_state],
+        grid_table_out,
+        show_progress="hidden",
+        concurrency_limit=None,
+    )
+    _on(g.prev_rows.click, h.previous_rows, [c.header.project, c.memory.grid_state], grid_table_out)
+    _on(g.next_rows.click, h.next_rows, [c.header.project, c.memory.grid_state], grid_table_out)
+    _on(
+        g.table.click,
+        h.open_cell,
+        [c.header.project, c.memory.grid_state],
+        [
+            c.memory.cell_ref,
+            g.cell_md,
+            g.reviewed,
+            g.flagged,
+            g.edited,
+            g.comment,
+            *grid_viewer_out,
+        ],
+    )
+    _on(
+        g.save_review_btn.click,
+        h.save_review,
+        [c.header.project, c.memory.grid_state, c.memory.cell_ref, g.reviewed, g.flagged,
+         g.edited, g.comment],
+        [g.cell_md, *grid_table_out],
+    )  # fmt: skip
+    _on(
+        c.grid_viewer.prev_page.click,
+        h.previous_page,
+        [c.header.project, c.memory.grid_viewer_state],
+        grid_viewer_out,
+    )
+    _on(
+        c.grid_viewer.next_page.click,
+        h.next_page,
+        [c.header.project, c.memory.grid_viewer_state],
+        grid_viewer_out,
+    )
+    _on(
+        g.export_btn.click,
+        h.export_grid,
+        [c.header.project, c.memory.grid_state, g.export_format],
+        [g.export_file, g.export_msg],
+    )
 
     # notes and export
     _on(c.notes.tab.select, h.load_notes, [c.header.project, c.notes.note], notes_out)

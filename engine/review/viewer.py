@@ -107,6 +107,24 @@ def _highlight(text: str, quote: str) -> tuple[tuple[int, int], ...]:
     return (span,) if span else ()
 
 
+_MIN_PART = 12  # characters: a shorter piece of a quote could match anywhere
+
+
+def _part_highlight(text: str, quote: str, *, start: bool) -> tuple[tuple[int, int], ...]:
+    """For a quote that runs over a page break: the longest run of its lines that stands on
+    this page, its opening lines on the first page (`start`) or its closing lines on the
+    last."""
+    lines = [ln for ln in quote.splitlines() if ln.strip()]
+    for k in range(len(lines) - 1, 0, -1):
+        part = "\n".join(lines[:k] if start else lines[-k:])
+        if len(part.strip()) < _MIN_PART:
+            break
+        span = find_quote(part, text)
+        if span:
+            return (span,)
+    return ()
+
+
 def open_source(
     store: ProjectStore,
     doc_id: str,
@@ -188,11 +206,27 @@ def _page_view(
     blocks = store.blocks(doc.id, page=number)
     text = "".join(b.text for b, _ in blocks)
     notes: list[str] = []
+    highlights = _highlight(text, quote) if number == (locator.page or number) or quote else ()
+    spans_pages = bool(locator.page and locator.page_end and locator.page_end != locator.page)
+    if quote and not highlights and spans_pages:
+        # the quote runs over the page break: mark the part on this page
+        if number == locator.page:
+            highlights = _part_highlight(text, quote, start=True)
+            if not highlights and page is None and locator.page_end:
+                # only a page number or a stray word of it is here: open where it is
+                later_blocks = store.blocks(doc.id, page=locator.page_end)
+                later = "".join(b.text for b, _ in later_blocks)
+                if _part_highlight(later, quote, start=False):
+                    number, text, blocks = locator.page_end, later, later_blocks
+            if number == locator.page:
+                notes.append(f"The quote continues on p. {locator.page_end}.")
+        if number == locator.page_end and not highlights:
+            highlights = _part_highlight(text, quote, start=False)
+            notes.append(f"The quote begins on p. {locator.page}.")
+    elif quote and not highlights and locator.page_end and number != locator.page_end:
+        notes.append(f"The quote continues on p. {locator.page_end}.")
     scanned = bool(blocks and blocks[0][0].needs_ocr)
     read = ocr_store.page_row(store, doc.id, number) if scanned else None
-    highlights = _highlight(text, quote) if number == (locator.page or number) or quote else ()
-    if quote and not highlights and locator.page_end and number != locator.page_end:
-        notes.append(f"The quote continues on p. {locator.page_end}.")
     boxes: tuple[Box, ...] = ()
     if scanned and read is None:
         notes.append("This scanned page has not been read by OCR yet; it will be shortly.")

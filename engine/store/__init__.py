@@ -9,6 +9,7 @@ documents.py   documents, blocks and chunks: add, remove, list, look up, keyword
 nodes.py       summary-tree rows: plan inputs, writes, reads, node search
 vectors.py     embedding rows: what is pending, batch writes, pruning, index pages
 chats.py       ChatLog: chat sessions, messages and notes, and the saved-answer JSON
+grids.py       review grids: definitions, computed cells (with made_by), reviewer marks
 projects.py    Project, Projects: the project folders under TOMES_HOME
 """
 

@@ -194,6 +194,63 @@ def m005_chat_scope(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m006_grid(db: Database) -> None:
+    """Review grids: their definitions (questions and documents), the computed cells (one per
+    document and question, with how each was made) and the reviewer's marks on each cell.
+
+    Cells are derived data, keyed by (document, question) and shared by every grid that asks
+    the same question of the same document; `made_by` says what they were computed with, so a
+    change means a recompute. Reviews are the user's own work, kept apart from the cells: a
+    recomputed cell never loses its review, and an edited answer keeps the original."""
+    db.execute(
+        """
+        CREATE TABLE grids (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            columns TEXT NOT NULL,          -- JSON: [{"question": ..., "label": ...}]
+            documents TEXT NOT NULL,        -- JSON: [{"doc_id", "name"}]; empty: every document
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE grid_cells (
+            doc_id TEXT NOT NULL,
+            question TEXT NOT NULL,
+            made_by TEXT NOT NULL,          -- kernel, model, settings, document, question
+            state TEXT NOT NULL,            -- found | not_found | unclear | failed
+            answer TEXT NOT NULL,
+            citations TEXT NOT NULL,        -- JSON: Citation.to_json() with doc_id
+            error TEXT NOT NULL DEFAULT '', -- why a failed cell failed
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            seconds REAL NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (doc_id, question)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE grid_reviews (
+            grid_id INTEGER NOT NULL REFERENCES grids(id),
+            doc_id TEXT NOT NULL,
+            question TEXT NOT NULL,
+            reviewed INTEGER NOT NULL DEFAULT 0,
+            edited TEXT,                    -- the reviewer's answer; NULL: not edited
+            original TEXT NOT NULL DEFAULT '',  -- the model's answer when it was edited
+            flagged INTEGER NOT NULL DEFAULT 0,
+            comment TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (grid_id, doc_id, question)
+        )
+        """
+    )
+
+
+@MIGRATIONS()
 def m007_ocr(db: Database) -> None:
     """What OCR read on each scanned page: its status and mean confidence, how the page was
     turned, and its words with their character offsets and boxes (for highlighting on the

@@ -1,5 +1,6 @@
 """Write tests/data/project-<last migration>.db: a small project made by the current schema
-(documents, chunks, a chat with a cited answer, a pinned note, a project setting).
+(documents, chunks, a chat with a cited answer, a pinned note, a project setting, and from
+m006_grid on a review grid with a computed cell and a reviewer's edit).
 
 Run it once whenever a migration is added, and keep every earlier file: tests/reliability/
 test_upgrade.py opens each of them with the current code, so every later migration is proved
@@ -15,6 +16,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.store import ProjectStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
@@ -51,11 +56,30 @@ def main() -> Path:
                 ["retrieval.budget", json.dumps(3000)],
             )
             store.db.conn.commit()
+            if "m006_grid" in migration_names():
+                _grid(store)
             with store.db.ensure_autocommit_on():
                 store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 store.db.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         shutil.copy(db, target)
     return target
+
+
+def _grid(store: ProjectStore) -> None:
+    """A grid of one question over the lease, its cell, and a reviewer's edit."""
+    from engine.store import grids
+    from engine.types import CellReview, CellState, Citation, GridCell, GridColumn
+    from ingest.types import Locator
+
+    doc = store.documents()[0]
+    grid = grids.create_grid(store, "Leases", [GridColumn("What is the rent?", "Rent")], [])
+    cite = Citation("e1", f"{doc.id[:16]}:0", doc.name, Locator(doc.id, page=2),
+                    "The monthly rent is 1,450 euros.", True, doc.id)  # fmt: skip
+    cell = GridCell(doc.id, doc.name, "What is the rent?", CellState.FOUND, "1,450 euros [e1].",
+                    (cite,), "fixture")  # fmt: skip
+    grids.write_cell(store, cell)
+    review = CellReview(True, "EUR 1,450", "1,450 euros [e1].", False, "per month")
+    grids.save_review(store, grid.id, doc.id, "What is the rent?", review)
 
 
 if __name__ == "__main__":

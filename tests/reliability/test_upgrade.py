@@ -51,6 +51,22 @@ def test_old_project_opens_and_keeps_everything(fixture: Path, tmp_path: Path) -
         # and it is still a working project: new documents and chats can be added
         log.add_exchange(session.id, "Again?", sample_answer())
         assert len(log.messages(session.id)) == 4
+        if "m006_grid" in fixture.stem or fixture.stem > "project-m006":
+            _grid_kept(store)
+
+
+def _grid_kept(store: ProjectStore) -> None:
+    """A fixture written with review grids keeps its grid, cell and review."""
+    from engine.store import grids
+
+    (grid,) = grids.grids(store)
+    doc = store.documents()[0]
+    cell = grids.cells(store, [doc.id], grid.questions)[(doc.id, "What is the rent?")]
+    assert cell.answer == "1,450 euros [e1]." and cell.citations[0].locator.page == 2
+    review = grids.reviews(store, grid.id)[(doc.id, "What is the rent?")]
+    assert (review.edited, review.original, review.comment) == (
+        "EUR 1,450", "1,450 euros [e1].", "per month",
+    )  # fmt: skip
 
 
 def test_migration_backs_up_first_and_keeps_data(tmp_path: Path) -> None:

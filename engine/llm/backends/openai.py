@@ -23,6 +23,9 @@ class OpenAIBackend:
     """Chat completions over HTTP with server-sent-event streaming."""
 
     name = "openai"
+    # The server schedules requests itself, and httpx.Client is thread-safe: fan-out jobs (a
+    # review grid) may send many at once (`ModelManager.share`).
+    concurrent = True
 
     def __init__(
         self,
@@ -88,6 +91,10 @@ class OpenAIBackend:
         }
         if params.stop:
             body["stop"] = list(params.stop)
+        if params.grammar:
+            # llama.cpp's servers (llama-server, llama_cpp.server) constrain decoding with it;
+            # servers without grammars ignore the field, and the reply is checked either way
+            body["grammar"] = params.grammar
         prompt_estimate = sum(self.count_tokens(m.content) + 4 for m in messages)
 
         def pieces(stream: TokenStream) -> Iterator[str]:
