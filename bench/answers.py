@@ -866,7 +866,7 @@ def report(part: str, note: str, summaries: dict[str, dict[str, Any]]) -> None:
         )
 
 
-def bare_pp_rate() -> float | None:
+def bare_pp_rate() -> float:
     """The bare model's prompt-processing rate (tokens/s) right now, from cold, in-process."""
     os.environ["TOMES_HOME"] = str(WORK / "new-home")
     from engine.llm.backends import ChatMessage, GenerationParams
@@ -941,12 +941,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("data not found: nothing to measure.")
         return 0
 
-    runs: dict[str, dict[str, Any]] = {}
-    pp_rate = None
+    log = WORK / "runs.jsonl"  # every run's machine figures, kept across resumed runs
     if not args.score_only:
         load0 = os.getloadavg()
-        pp_rate = bare_pp_rate()
-        print(f"bare model prompt processing: {pp_rate:.0f} tokens/s (load {load0[0]:.1f})")
+        rate = bare_pp_rate()
+        print(f"bare model prompt processing: {rate:.0f} tokens/s (load {load0[0]:.1f})")
         for system in systems:
             started, load = time.perf_counter(), os.getloadavg()
             if system == "peer":
@@ -957,12 +956,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for corpus, _ in corpora:
                     sink = records_dir / f"{corpus.part}-{system}.jsonl"
                     (run_new if system == "new" else run_old)(corpus, args, sink)
-            runs[system] = {
+            run = {
+                "system": system,
+                "parts": [c.part for c, _ in corpora],
+                "argv": sys.argv[1:] if argv is None else list(argv),
                 "seconds": round(time.perf_counter() - started),
+                "bare_pp_tokens_per_s": round(rate, 1),
                 "load_at_start": [round(x, 2) for x in load],
                 "load_at_end": [round(x, 2) for x in os.getloadavg()],
+                "at": time.strftime("%Y-%m-%d %H:%M:%S"),
             }
-            print(f"{system}: {runs[system]}", flush=True)
+            with log.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(run) + "\n")
+            print(f"{system}: {run}", flush=True)
+    runs = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    rates = [r["bare_pp_tokens_per_s"] for r in runs if r.get("bare_pp_tokens_per_s")]
+    pp_rate = statistics.median(rates) if rates else None
 
     results: dict[str, Any] = {}
     for corpus, extra in corpora:
@@ -1010,13 +1019,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "records": {s: [asdict(r) for r in rs] for s, rs in per_system.items()},
         }
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(OUT.read_text()) if args.score_only and OUT.exists() else {}
     OUT.write_text(
         json.dumps(
             {
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                "bare_pp_tokens_per_s": pp_rate or previous.get("bare_pp_tokens_per_s"),
-                "runs": runs or previous.get("runs", {}),
+                "bare_pp_tokens_per_s_median": pp_rate,
+                "runs": runs,
                 "max_answer_tokens": args.max_answer_tokens,
                 "old_rev": OLD_REV,
                 "parts": results,
