@@ -163,8 +163,10 @@ def _durations(text: str) -> list[tuple[str, float]]:
     from engine.qa.facts import extract_facts
 
     return [
-        (str(f.value[0]), float(f.value[1])) for f in extract_facts(text) if f.kind == "duration"
-    ]  # type: ignore[arg-type]
+        (str(f.value[0]), float(f.value[1]))  # type: ignore[arg-type]
+        for f in extract_facts(text)
+        if f.kind == "duration"
+    ]
 
 
 def _gold_date(answer: str) -> date | None:
@@ -234,9 +236,9 @@ def score_value(category: str, answer: str, gold: Gold, golds: dict[str, Gold]) 
         if want.lower().startswith("perpetual"):
             return bool(re.search(r"perpetu|indefinite", answer, re.I))
         wanted = [d for d in (_gold_duration(p) for p in want.split(";")) if d]
-        got = _durations(answer)
+        durations = _durations(answer)
         return bool(wanted) and any(
-            gu == wu and abs(gv - wv) < 0.01 for gu, gv in got for wu, wv in wanted
+            gu == wu and abs(gv - wv) < 0.01 for gu, gv in durations for wu, wv in wanted
         )
     if category == "Governing Law":
         places = [p.split(",")[0] for p in want.split(";")]
@@ -244,13 +246,13 @@ def score_value(category: str, answer: str, gold: Gold, golds: dict[str, Gold]) 
         return any(_norm(p) and _norm(p) in text for p in places)
     if category == "Document Name":
         wanted_tokens = set(_norm(want).split())
-        got = set(_norm(answer).split())
-        return bool(wanted_tokens) and len(wanted_tokens & got) / len(wanted_tokens) >= 0.75
+        words = set(_norm(answer).split())
+        return bool(wanted_tokens) and len(wanted_tokens & words) / len(wanted_tokens) >= 0.75
     if category == "Parties":
         parties = [p for p in want.split(";") if p.strip()]
         names = [_name_tokens(p) for p in parties]
         names = [n for n in names if n]
-        got = set(_norm(answer).split())
-        matched = sum(1 for n in names if len(n & got) / len(n) >= 0.5)
+        words = set(_norm(answer).split())
+        matched = sum(1 for n in names if len(n & words) / len(n) >= 0.5)
         return bool(names) and matched >= min(2, len(names))
     return False
