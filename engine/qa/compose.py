@@ -11,7 +11,9 @@ How an answer is drafted depends on what the question asks for:
 - a value (a date, a period, an amount, a law or place, the parties, the title): the
   candidate values are read out of the relevant evidence (`answer_types.candidate_spans`), and
   the model chooses among them (a grammar allows only those strings, or NOT FOUND). The answer
-  is then the value as the document writes it, cited to where it stands;
+  is then the value as the document writes it, cited to where it stands. A server that
+  ignores grammars may reply in its own words: the candidates its reply names are taken, and
+  a reply that names none is checked like a free answer;
 - yes or no ("Is there a non-compete clause?"): relevant evidence is a Yes, cited to the
   sentence that best matches the question, and none is a No (`MIN_MEANING` says why the
   small model is not asked; with `ask_model_yesno` it says Yes or No under a grammar);
@@ -296,13 +298,13 @@ def conclude(
     if draft.mode is Mode.NONE or reply.upper().startswith(NOT_FOUND_REPLY):
         return Conclusion(AnswerState.NOT_FOUND, "", (), closest=draft.evidence[:3])
     if draft.mode is Mode.VALUE:
-        picked = [c.strip() for c in reply.split(";") if c.strip()]
-        by_text = {c.text.lower(): c for c in draft.choices}
-        chosen = [by_text[p.lower()] for p in picked if p.lower() in by_text]
+        chosen = _picked(reply, draft.choices)
+        if not chosen:
+            # A backend that ignores grammars (an OpenAI-compatible server) may answer in its
+            # own words: bind that like a free answer, so only what the evidence holds stays.
+            return _bound(draft, reply, scope=scope, locate=locate)
         if draft.kind is AnswerType.PARTY:
             chosen = _with_cosignatories(chosen, draft.choices)
-        if not chosen:
-            return Conclusion(AnswerState.UNCLEAR, "", (), closest=draft.evidence[:3])
         citations = tuple(_cite(c, locate, scope) for c in chosen)
         keys = ", ".join(dict.fromkeys(c.key for c in citations))
         text = "; ".join(c.text for c in chosen) + f" [{keys}]."
@@ -327,6 +329,31 @@ def conclude(
         )
         state = AnswerState.FOUND if citation.verified else AnswerState.UNCLEAR
         return Conclusion(state, f"Yes [{window.key}].", (citation,))
+    return _bound(draft, reply, scope=scope, locate=locate)
+
+
+def _picked(reply: str, choices: Sequence[Choice]) -> list[Choice]:
+    """The candidates a VALUE reply chose: exactly (under the grammar: "A; B"), or else the
+    candidates the reply's text contains, in the order it names them (longest first where
+    two overlap)."""
+    picked = [c.strip() for c in reply.split(";") if c.strip()]
+    by_text = {c.text.lower(): c for c in choices}
+    exact = [by_text[p.lower()] for p in picked if p.lower() in by_text]
+    if exact:
+        return exact
+    said = " ".join(reply.split()).lower()
+    found: list[tuple[int, int, Choice]] = []
+    for choice in sorted(choices, key=lambda c: -len(c.text)):
+        at = said.find(choice.text.lower())
+        if at < 0 or any(a < at + len(choice.text) and at < b for a, b, _ in found):
+            continue
+        found.append((at, at + len(choice.text), choice))
+    return [c for _, _, c in sorted(found, key=lambda f: f[0])]
+
+
+def _bound(
+    draft: Draft, reply: str, *, scope: Collection[str] | None, locate: Locate | None
+) -> Conclusion:
     bound = bind_answer(reply, draft.evidence, question=draft.question, scope=scope, locate=locate)
     removed = tuple(f"“{s.text}” ({s.reason})" for s in bound.removed)
     if not bound.text:

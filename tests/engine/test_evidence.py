@@ -7,7 +7,7 @@ from engine.qa.answer_types import AnswerType, answer_type, candidate_spans
 from engine.qa.binding import bind_answer, split_answer
 from engine.qa.evidence import rank_sentences, select_evidence
 from engine.qa.sentences import split_sentences
-from engine.types import ContextItem
+from engine.types import AnswerState, ContextItem
 from ingest.types import Locator
 
 CONTRACT = (
@@ -157,3 +157,20 @@ def test_split_answer_reads_keys_in_every_form() -> None:
         ("Third.", ("e3",)),
         ("No key here.", ()),
     ]
+
+
+def test_a_value_reply_in_its_own_words_still_picks_a_candidate() -> None:
+    """A server that ignores the grammar answers in a sentence: the candidate it names is the
+    answer; a reply naming none is checked like a free answer (an unsupported one goes)."""
+    from engine.qa.compose import Mode, conclude, draft_answer
+
+    question = "Which law governs this agreement?"
+    windows = select_evidence(rank_sentences(question, [_item()]), budget=200, count=_count)
+    draft = draft_answer(question, windows)
+    assert draft.mode is Mode.VALUE and draft.grammar
+    said = conclude(draft, "The agreement is governed by the Commonwealth of Massachusetts.")
+    assert said.state is AnswerState.FOUND
+    assert said.text.startswith("Commonwealth of Massachusetts [")
+    assert "Massachusetts" in said.citations[0].quote
+    wrong = conclude(draft, "It is governed by the laws of Ontario.")
+    assert wrong.state is not AnswerState.FOUND and not wrong.citations
