@@ -246,7 +246,20 @@ def ingest_cmd(
         if counts.get("added", 0) + counts.get("replaced", 0) + read:
             for step in workspace.build_keywords(proj):
                 status.show(f"{_bar(step.done, step.total)} keyword index")
-            if not no_embed and workspace.settings_for(proj).ingest.embed:
+            ingest_settings = workspace.settings_for(proj).ingest
+            waiting = 0
+            if not no_embed and ingest_settings.embed:
+                waiting = workspace.pending_embeddings(proj)
+            if waiting > ingest_settings.embed_max:
+                no_embed = True  # a huge batch: keyword search now, meaning search later
+                click.echo(
+                    f"{waiting:,} passages to embed, more than ingest.embed_max "
+                    f"({ingest_settings.embed_max:,}): keyword search is ready now; "
+                    f"`tomes index --project {proj.name!r}` (or the app, in the background) "
+                    "adds meaning-based search.",
+                    err=True,
+                )
+            if not no_embed and ingest_settings.embed:
                 try:
                     for step in workspace.build_embeddings(proj):
                         status.show(f"{_bar(step.done, step.total)} embedding passages")

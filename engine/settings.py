@@ -101,6 +101,14 @@ class IngestSettings:
         "`tomes ingest` embeds what it added before it returns, so the first question already "
         "has dense search (`--no-embed` skips it for one run; `tomes index` does it later).",
     )
+    embed_max: int = _f(
+        20_000,
+        "At most this many passages are embedded by `tomes ingest` itself (about 3 minutes on "
+        "2 cores); a bigger batch is left to `tomes index` or the app's background indexing, "
+        "so ingest of a huge corpus returns at once with keyword search ready.",
+        min=0,
+        max=100_000_000,
+    )
 
 
 @dataclass(frozen=True)

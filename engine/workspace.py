@@ -288,6 +288,21 @@ class Workspace:
         with self._embedder_lock:
             return self._embedders.get(settings.retrieval.embedder)
 
+    def pending_embeddings(self, project: Project) -> int:
+        """How many chunks and summary nodes of the project lack a vector (0 when dense
+        retrieval is off or its model cannot be loaded)."""
+        settings = self.settings_for(project)
+        if not settings.retrieval.embeddings:
+            return 0
+        embedder = self.embedder(settings)
+        if embedder is None:
+            return 0
+        from engine.index.embed import vector_model
+        from engine.index.embed.pending import pending
+
+        with project.open() as store:
+            return pending(store, vector_model(embedder.model_id, settings.retrieval.dense_unit))
+
     def build_embeddings(
         self, project: Project, *, cancel: threading.Event | None = None
     ) -> Iterator[IndexProgress]:

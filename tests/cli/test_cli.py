@@ -282,3 +282,18 @@ def test_ingest_no_embed_leaves_embedding_to_index(tmp_path: Path) -> None:
         assert status.embedded > 0 and status.to_embed == 0
     finally:
         ws.close()
+
+
+def test_ingest_leaves_a_huge_batch_to_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More passages than ingest.embed_max: ingest returns with keyword search ready and says
+    # how to add meaning search, instead of embedding for an hour.
+    monkeypatch.setenv("TOMES_INGEST_EMBED_MAX", "1")
+    write_text(tmp_path / "a.txt", "The deposit is three months' rent. " * 400)
+    code, _, err = run("ingest", str(tmp_path / "a.txt"), "--project", "P")
+    assert code == 0, err
+    assert "more than ingest.embed_max (1)" in err and "tomes index --project 'P'" in err
+    assert "to add embeddings and the summary tree" in err
+    code, out, _ = run("ask", "deposit", "--project", "P", "--retrieve-only", "--json")
+    assert code == 0 and json.loads(out)["context"]
