@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,10 @@ def test_there_is_a_fixture_for_the_current_schema() -> None:
 def test_old_project_opens_and_keeps_everything(fixture: Path, tmp_path: Path) -> None:
     db = tmp_path / "project.db"
     shutil.copy(fixture, db)
+    # Releases were cut from parallel branches: whether a fixture holds a grid is read from
+    # it, not from its name (project-m007_ocr was written before grids were merged).
+    with closing(sqlite3.connect(fixture)) as old:
+        had_grids = bool(old.execute("SELECT 1 FROM sqlite_master WHERE name = 'grids'").fetchone())
     with ProjectStore(db) as store:
         assert not MIGRATIONS.pending(store.db)
         assert store.integrity_ok()
@@ -51,7 +56,7 @@ def test_old_project_opens_and_keeps_everything(fixture: Path, tmp_path: Path) -
         # and it is still a working project: new documents and chats can be added
         log.add_exchange(session.id, "Again?", sample_answer())
         assert len(log.messages(session.id)) == 4
-        if "m006_grid" in fixture.stem or fixture.stem > "project-m006":
+        if had_grids:
             _grid_kept(store)
 
 
