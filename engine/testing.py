@@ -87,6 +87,8 @@ class StubOpenAIServer:
     def __init__(self, *, delay_s: float = 0.0, model: str = "stub-model") -> None:
         self.delay_s = delay_s
         self.model = model
+        # True: replies end without a finish_reason, as llama_cpp.server's interrupted ones do
+        self.cut_short = False
         self.requests = 0
         self.max_in_flight = 0
         self._in_flight = 0
@@ -160,6 +162,8 @@ class StubOpenAIServer:
         events: list[dict[str, Any]] = [
             {"choices": [{"delta": {"content": word}}]} for word in re.findall(r"\S+\s*|\s+", text)
         ]
+        if not self.cut_short:
+            events.append({"choices": [{"delta": {}, "finish_reason": "stop"}]})
         prompt = sum(self._fake.count_tokens(m.content) for m in messages)
         events.append({"choices": [], "usage": {"prompt_tokens": prompt}})
         lines = [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]

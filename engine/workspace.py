@@ -864,8 +864,11 @@ class Workspace:
     def _cell_kit(self, project: Project, store: ProjectStore, settings: Settings) -> CellKit:
         lexical = self.lexical(store.path.parent)
         embed = None
-        if settings.retrieval.evidence_meaning and self._embedder is not None:
-            embed = self._embedder.embed
+        if settings.retrieval.embeddings and settings.retrieval.evidence_meaning:
+            # as in a chat question: a cell ranks evidence by meaning too, so the same cell
+            # gets the same answer whichever process (or backend) computes it
+            embedder = self.embedder(settings)
+            embed = embedder.embed if embedder is not None else None
 
         def retriever_for(own: ProjectStore, doc_id: str) -> HybridRetriever:
             return self.retriever(own, settings, scope=[doc_id])

@@ -2,7 +2,7 @@
 background (progress polled by the page's timer, cancel, resume), paging the table, opening a
 cell (its details and its source in the grid's viewer), the reviewer's marks, and export."""
 
-from typing import TypedDict
+from typing import TypedDict, cast
 
 import gradio as gr
 
@@ -104,6 +104,16 @@ class GridHandlers(ViewerHandlers):
             gr.update(choices=presets, value=None),
             *self._table(proj, _state(grid_id)),
         )
+
+    def show_tab(self, project: str | None, grid_id: int | None = None) -> Outputs:
+        """The Grid tab opened: as `load_grids`, except that with no grid to show, a name and
+        questions the user has typed already are kept (the tab's load can arrive after the
+        first keystrokes)."""
+        out = list(self.load_grids(project, grid_id))
+        state = out[-1]
+        if _grid_id(cast("GridState", state) if isinstance(state, dict) else None) is None:
+            out[1] = out[4] = gr.skip()
+        return tuple(out)
 
     def new_grid(self, project: str | None) -> Outputs:
         """A blank form for a new grid. Outputs: those of `load_grids`."""

@@ -348,7 +348,7 @@ def wire(demo: gr.Blocks, h: Handlers, c: Components) -> dict[str, Callable[...,
 
     # review grids: a run works in the background (the model's lock decides who runs when), so
     # the page stays usable; the timer refreshes the table while it runs
-    _on(g.tab.select, h.load_grids, [c.header.project, g.grid], grid_out)
+    _on(g.tab.select, h.show_tab, [c.header.project, g.grid], grid_out)
     _on(g.grid.input, h.load_grids, [c.header.project, g.grid], grid_out)
     _on(g.new_grid_btn.click, h.new_grid, [c.header.project], grid_out)
     _on(g.delete_grid_btn.click, h.delete_grid, [c.header.project, c.memory.grid_state], grid_out)

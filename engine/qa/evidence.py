@@ -222,7 +222,13 @@ def rank_sentences(
             text = item.text[start:end]
             words = _stems([w for w in _TERM.findall(text.lower())])
             present = set(words)
-            share = sum(weight.get(t, 0.0) for t in unique if t in present) / total
+            held = sum(weight.get(t, 0.0) for t in unique if t in present)
+            share = held / total
+            if len(unique) >= 2 and present.issuperset(unique):
+                # Every word of the question, however common in this corpus (a project of
+                # copies of one contract): it speaks to the question; the floor is for
+                # sentences that share only a common word or two with it.
+                share = 1.0
             n_words = len(words)
             cover = share * math.sqrt(60 / n_words) if n_words > 60 else share
             adjacent = {frozenset(p) for p in itertools.pairwise(words)}

@@ -34,10 +34,11 @@ _ABBREVIATIONS = frozenset(
 _END = re.compile(r"[.!?][\"')\]’”]*(?=\s+[\"'(\[“‘A-Z0-9])")
 _BLANK = re.compile(r"\n[ \t]*\n\s*")
 # a line that starts an enumerated item or looks like a heading
+# (case matters: with IGNORECASE a word like "York." read as an enumerator, and any short
+# line of plain words, which PDF text is full of, as a heading)
 _ITEM_LINE = re.compile(
-    r"\n(?=[ \t]*(?:\(?[a-z0-9ivx]{1,4}[.)]\s|\d+(?:\.\d+)+\s|[-*•▪●]\s|"
-    r"(?:section|article|exhibit|schedule)\s+\d|[A-Z][A-Z0-9 ,&'-]{3,60}(?:\n|$)))",
-    re.IGNORECASE,
+    r"\n(?=[ \t]*(?:\(?(?:\d{1,3}|[a-zA-Z]|[ivx]{2,4}|[IVX]{2,4})[.)]\s|\d+(?:\.\d+)+\s|"
+    r"[-*•▪●]\s|(?i:section|article|exhibit|schedule)\s+\d|[A-Z][A-Z0-9 ,&'-]{3,60}(?:\n|$)))"
 )
 _SOFT = (re.compile(r"[;:](?=\s)"), re.compile(r",(?=\s+\(?[a-z0-9ivx]{1,3}\)\s)"))
 # A top-level definition starts a group (a decorator or comment line right above it stays

@@ -102,6 +102,7 @@ def llama_server(real_model_env: Path, tmp_path: Path) -> Iterator[str]:
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(real_model_env),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
+        "--interrupt_requests", "false",  # several requests at once must each finish
     ]  # fmt: skip
     log = tmp_path / "server.log"
     # The server prints its whole chat template at start: send it to a file, since an

@@ -148,3 +148,26 @@ def test_an_in_process_model_is_held_by_one_cell_at_a_time(tomes_home: Path) -> 
         lock.release()
     finally:
         models.close()
+
+
+def test_a_reply_cut_short_by_the_server_fails_the_cell_instead_of_answering(
+    tomes_home: Path, tmp_path: Path
+) -> None:
+    # llama_cpp.server ends a request's stream when another arrives: the cut reply must not be
+    # read as "not found" (a wrong answer); the cell fails with the reason and is retried.
+    with StubOpenAIServer() as server:
+        server.cut_short = True
+        ws = Workspace(Settings.load(overrides=_server_settings(server.url)))
+        try:
+            project = ws.project("Cut", create=True)
+            list(ws.ingest(project, write_contracts(tmp_path / "in")[:1], background_index=False))
+            grid = ws.save_grid(project, "G", [GridColumn(QUESTIONS[0])])
+            last = list(ws.run_grid(project, grid.id))[-1]
+            assert last.failed == 1
+            (cell,) = ws.grid_page(project, grid.id).rows[0].cells
+            assert "ended a reply before it was finished" in cell.error
+            server.cut_short = False
+            last = list(ws.run_grid(project, grid.id))[-1]
+            assert last.failed == 0 and last.computed == 1
+        finally:
+            ws.close()

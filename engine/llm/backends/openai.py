@@ -105,6 +105,7 @@ class OpenAIBackend:
                         raise GenerationFailed(
                             f"the model server answered {resp.status_code}: {resp.text[:300]}"
                         )
+                    finished = False
                     for line in resp.iter_lines():
                         if not line.startswith("data:"):
                             continue
@@ -119,6 +120,16 @@ class OpenAIBackend:
                             text = (choice.get("delta") or {}).get("content")
                             if text:
                                 yield text
+                            finished = finished or bool(choice.get("finish_reason"))
+                    if not finished:
+                        # A reply cut short reads like a short answer: say so instead. The
+                        # usual cause: llama_cpp.server stops a request when another arrives
+                        # (its --interrupt_requests, on by default).
+                        raise GenerationFailed(
+                            f"the model server at {self._base} ended a reply before it was "
+                            "finished; if it is llama_cpp.server, start it with "
+                            "--interrupt_requests false to serve several requests"
+                        )
             except httpx.HTTPError as exc:
                 raise BackendUnavailable(
                     f"lost the model server at {self._base} ({exc}); is it running?"
