@@ -246,7 +246,13 @@ def ensure_model(folder: Path, cache_dir: Path, *, quantize: bool = True) -> Pat
             onnx.save(model, str(tmp))
         else:
             from onnxruntime.quantization import QuantType, quantize_dynamic
+            from onnxruntime.quantization.quant_utils import add_pre_process_metadata
 
+            # The graph is written with its shapes and fused attention already, which is what
+            # ORT's pre-processing would add; without the mark its quantizer prints "Please
+            # consider to run pre-processing" to the user's terminal through the root logger
+            # (added in https://github.com/microsoft/onnxruntime/pull/12729).
+            add_pre_process_metadata(model)
             onnx.save(model, str(fp32))
             # Weights of every MatMul to int8, activations quantized per batch at run time.
             # Every weight matmul (and the fused attention's QKV projection) to int8, per
