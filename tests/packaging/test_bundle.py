@@ -135,7 +135,7 @@ def test_the_built_app_answers_with_a_citation_and_stops_cleanly(
     assert _wait_for_vectors(tomes_home, "Harbour", timeout=120) > 0, app.output()
     assert {m.split("+")[0] for m in _vector_models(tomes_home, "Harbour")} == {
         "all-MiniLM-L6-v2-int8"
-    }
+    }, app.output()
 
     app.process.send_signal(signal.SIGTERM)
     assert app.process.wait(timeout=60) == 0, app.output()
@@ -159,7 +159,7 @@ def test_the_built_app_reads_a_scanned_image(
     scan = tmp_path / "inbox" / "scan.png"
     scan.parent.mkdir(parents=True, exist_ok=True)
     text_page(["The harbour lease ends in March 2031."], dpi=120).save(scan)
-    client = Client(app.url, verbose=False, download_files=False)
+    client = Client(app.base_url, verbose=False, download_files=False, headers=app.headers)
     assert client.predict("Scans", api_name="/create_project") == "Scans"
     events = client.predict("Scans", [handle_file(str(scan))], api_name="/add_files")
     assert [(e["name"], e["status"]) for e in events] == [("scan.png", "added")]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -146,6 +147,8 @@ def load_embedder(*, prefer: EmbedderName = "auto", cache_dir: Path | None = Non
         if prefer != "auto":
             raise
         errors.append(f"onnx: {exc}")
+        # not silent: the fallback embeds at about half the speed (see above)
+        logging.getLogger(__name__).warning("ONNX embedder unavailable, using numpy: %s", exc)
     try:
         from engine.index.embed.minilm_numpy import NumpyMiniLM
 
