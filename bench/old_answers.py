@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this file's folder (bench/) leads sys.path, and bench/ingest.py would
+# shadow the old tree's `ingest` package: drop it, so PYTHONPATH's old source is found.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 
 def _done(out: Path) -> set[str]:
     if not out.exists():
