@@ -31,7 +31,11 @@ class AnswerType(StrEnum):
 _Q = [
     (AnswerType.DURATION, r"\bhow long\b|\bhow many (days|weeks|months|years)\b|\bduration\b|"
      r"\b(notice|renewal|initial|warranty|cure|grace|payment) (period|term)s?\b|\bperiod\b"),
-    (AnswerType.DATE, r"\bwhen\b|\bwhat (day|date|year)\b|\bdates?\b|\bdated\b|\bdeadline\b|"
+    # "when" asks for a date where it opens the question or a clause ("When does it end?",
+    # "..., and when?"), not as a conjunction ("which backend is used when the input is ...")
+    (AnswerType.DATE, r"(^|[,;:]\s*|\b(and|or|but)\s+)when\b|"
+     r"\bwhen (do|does|did|is|was|will|would|shall|must|can|are|were|has|have)\b|"
+     r"\bwhen\s*\?|\bwhat (day|date|year)\b|\bdates?\b|\bdated\b|\bdeadline\b|"
      r"\bexpir\w*\b|\bend date\b|\bstart date\b"),
     (AnswerType.AMOUNT, r"\bhow much\b|\bamount\b|\bprice\b|\bcosts?\b|\bfees?\b|\bpaid\b|"
      r"\bpay(ment|able)?s?\b|\broyalt\w*\b|\bcompensation\b|\bcap\b|\bdollars?\b|\beuros?\b"),

@@ -65,6 +65,10 @@ def test_answer_types() -> None:
     assert answer_type("What is the title of this agreement?") is AnswerType.TITLE
     assert answer_type("Is there a non-compete clause?") is AnswerType.YESNO
     assert answer_type("How does the caching layer work?") is AnswerType.OTHER
+    # "when" as a conjunction asks for no date
+    assert answer_type("Which backend is used when the input is bytes?") is AnswerType.OTHER
+    assert answer_type("What is the term, and when does it start?") is AnswerType.DATE
+    assert answer_type("The lease ends when?") is AnswerType.DATE
 
 
 def test_candidate_values_are_read_verbatim() -> None:
