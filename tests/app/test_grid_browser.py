@@ -46,10 +46,17 @@ def _grid_path(page: Any, url: str, tmp_path: Path, screenshot_dir: Path | None)
     page.wait_for_selector("#main", state="visible")
     page.get_by_role("tab", name="Grid").click()
     page.wait_for_selector("#grid-name", state="visible")
-    page.locator("#grid-name textarea, #grid-name input").first.fill("Supplier review")
-    page.locator("#grid-questions textarea").fill(
-        f"Governing law | {LAW}\nNon-compete | {NONCOMPETE}\nNotice period | {NOTICE}"
-    )
+    name = page.locator("#grid-name textarea, #grid-name input").first
+    questions = page.locator("#grid-questions textarea")
+    wanted = f"Governing law | {LAW}\nNon-compete | {NONCOMPETE}\nNotice period | {NOTICE}"
+    # The page's first loads (project, tab) may still be answering on a cold start: type until
+    # the form keeps it, as a user would see their text and retype it.
+    for _ in range(20):
+        name.fill("Supplier review")
+        questions.fill(wanted)
+        page.wait_for_timeout(500)
+        if name.input_value() == "Supplier review" and questions.input_value() == wanted:
+            break
     page.click("#grid-save")
     page.wait_for_selector("#grid-table td.pending", timeout=30_000)
     assert page.locator("#grid-table td[data-cell]").count() == 9
