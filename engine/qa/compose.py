@@ -242,26 +242,34 @@ def draft_answer(
     return Draft(question, kind, Mode.FREE, relevant, _messages(relevant, question, kind))
 
 
-def _cite(choice: Choice, locate: Locate | None, scope: Collection[str] | None) -> Citation:
-    window = choice.window
-    locator = locate(window, choice.start, choice.end) if locate else window.item.locator
-    # The quote is the sentence the value stands in, so the viewer shows it in context.
-    start, end = next(
-        ((a, b) for a, b in window.sentences if a <= choice.start and choice.end <= b),
-        (choice.start, choice.end),
-    )
-    if locate:
-        locator = locate(window, start, end)
+def _span_citation(
+    window: Evidence,
+    start: int,
+    end: int,
+    locate: Locate | None,
+    scope: Collection[str] | None,
+) -> Citation:
+    """The citation of `window.item.text[start:end]`: verified only inside the scope."""
     return Citation(
         key=window.key,
         chunk_id=window.item.chunk_id,
         document=window.item.document,
-        locator=locator,
+        locator=locate(window, start, end) if locate else window.item.locator,
         quote=window.item.text[start:end],
         verified=scope is None or window.doc_id in scope,
         doc_id=window.doc_id,
         origin="model",
     )
+
+
+def _cite(choice: Choice, locate: Locate | None, scope: Collection[str] | None) -> Citation:
+    window = choice.window
+    # The quote is the sentence the value stands in, so the viewer shows it in context.
+    start, end = next(
+        ((a, b) for a, b in window.sentences if a <= choice.start and choice.end <= b),
+        (choice.start, choice.end),
+    )
+    return _span_citation(window, start, end, locate, scope)
 
 
 def _with_cosignatories(chosen: Sequence[Choice], choices: Sequence[Choice]) -> list[Choice]:
@@ -316,17 +324,7 @@ def conclude(
             return Conclusion(AnswerState.NOT_FOUND, "No.", (), closest=draft.evidence[:3])
         window = draft.evidence[0]
         start, end = _best_sentence(window, draft.question)
-        locator = locate(window, start, end) if locate else window.item.locator
-        citation = Citation(
-            key=window.key,
-            chunk_id=window.item.chunk_id,
-            document=window.item.document,
-            locator=locator,
-            quote=window.item.text[start:end],
-            verified=scope is None or window.doc_id in scope,
-            doc_id=window.doc_id,
-            origin="model",
-        )
+        citation = _span_citation(window, start, end, locate, scope)
         state = AnswerState.FOUND if citation.verified else AnswerState.UNCLEAR
         return Conclusion(state, f"Yes [{window.key}].", (citation,))
     return _bound(draft, reply, scope=scope, locate=locate)
