@@ -62,6 +62,13 @@ class Bound:
         return any(c.verified for c in self.citations)
 
 
+# A locator the model copied from an evidence header ("pathspec/util.py L595-596", "p. 12"):
+# not a claim about the text (its numbers are not in it); the citation says where.
+_LOCATOR = re.compile(
+    r"(?:[\w./-]+\.\w{1,5}\s+)?\bL\d+(?:\s*-\s*\d+)?\b|\bpp?\.\s?\d+(?:\s*[-–]\s*\d+)?\b"
+)
+
+
 def split_answer(answer: str) -> list[tuple[str, tuple[str, ...]]]:
     """(sentence without keys, its keys lower-cased as 'e1'…) for each sentence of `answer`."""
     out: list[tuple[str, tuple[str, ...]]] = []
@@ -74,7 +81,7 @@ def split_answer(answer: str) -> list[tuple[str, tuple[str, ...]]]:
             for k in re.split(r"[,;]", g.group(1)):
                 k = k.strip().lower()
                 keys.append(k if k[0] in "ec" else f"e{k}")
-        text = " ".join(_KEY.sub("", raw).split())
+        text = " ".join(_LOCATOR.sub("", _KEY.sub("", raw)).split())
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         if text or keys:
             out.append((text, tuple(dict.fromkeys(keys))))
@@ -92,15 +99,25 @@ def _runs(window: Evidence) -> list[tuple[int, int]]:
     return runs
 
 
-def _holding_span(claim: str, window: Evidence) -> tuple[int, int] | None:
-    """The smallest span of `window` that holds `claim` (most shared words on a tie)."""
-    best: tuple[int, int, int] | None = None  # (length, -shared, start)
+def _holding_span(
+    claim: str, window: Evidence, novel: frozenset[str] = frozenset(), question: str = ""
+) -> tuple[int, int] | None:
+    """The span of `window` that holds `claim`: of the spans that hold it, the one sharing
+    most of its words, less half a word for each sentence it adds; then the shortest. With
+    `novel` (the claim's words the question does not have), the span must hold at least half
+    of them: a sentence that echoes the question, or adds words of its own ("useful for
+    portability"), is not supported by a span that only has the question's words."""
+    best: tuple[float, int, int] | None = None  # (-score, length, start)
     found: tuple[int, int] | None = None
     for start, end in _runs(window):
-        check = check_claim(claim, window.item.text[start:end])
+        text = window.item.text[start:end]
+        check = check_claim(claim, text, given=question)
         if not check.ok:
             continue
-        rank = (end - start, -check.shared_words, start)
+        if novel and 2 * len(novel & content_stems(text)) < len(novel):
+            continue
+        size = sum(1 for a, b in window.sentences if start <= a and b <= end) or 1
+        rank = (-(check.shared_words - 0.5 * (size - 1)), end - start, start)
         if best is None or rank < best:
             best, found = rank, (start, end)
     return found
@@ -157,24 +174,31 @@ def bind_answer(
             order.append(citation)
         return citation
 
+    asked = content_stems(question)
     for text, keys in split_answer(answer):
         cited = [by_key[k] for k in keys if k in by_key]
         if not text:
             continue
         citations: list[Citation] = []
+        novel = content_stems(text) - asked
         if _bare(text):
             for window in cited[:1]:
                 citations.append(cite(window, _best_sentence(window, question), "model"))
+        elif asked and not novel and not re.search(r"\d", text):
+            # "The insurance coverage must be maintained by the supplier." for "What insurance
+            # must the supplier maintain?": the question's own words, nothing from a passage
+            removed.append(BoundSentence(text, (), False, "it only restates the question"))
+            continue
         else:
             for window in cited:
-                span = _holding_span(text, window)
+                span = _holding_span(text, window, novel, question)
                 if span is not None:
                     citations.append(cite(window, span, "model"))
             if not citations:
                 for window in evidence:
                     if window in cited:
                         continue
-                    span = _holding_span(text, window)
+                    span = _holding_span(text, window, novel, question)
                     if span is not None:
                         citations.append(cite(window, span, "matched"))
                         break

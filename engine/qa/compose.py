@@ -26,6 +26,7 @@ small model asked anyway tends to answer from whatever it was given.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -349,9 +350,35 @@ def _picked(reply: str, choices: Sequence[Choice]) -> list[Choice]:
     return [c for _, _, c in sorted(found, key=lambda f: f[0])]
 
 
+# A sentence that says the evidence does not answer ("The passages do not specify the
+# insurance."): not a claim to bind (it would cite the passage that shares its words).
+_ABSTAIN = re.compile(
+    r"\b(?:(?:evidence|passages?|documents?|context|text|code)\s+(?:does|do|did)\s+not\s+"
+    r"(?:say|state|mention|specify|provide|contain|include|answer|show|indicate|describe)|"
+    r"(?:is|are)\s+not\s+(?:mentioned|stated|specified|provided|given|shown|described)\s+in\s+"
+    r"the\s+(?:evidence|passages?|documents?|context|text|code)|"
+    r"(?:no|not\s+enough)\s+information|(?:I|we)\s+(?:cannot|can't|could\s+not|couldn't)\s+"
+    r"(?:find|determine|answer|tell))\b",
+    re.IGNORECASE,
+)
+
+
+def _abstentions(reply: str) -> tuple[str, list[str]]:
+    """The reply without its sentences that decline to answer, and those sentences."""
+    kept: list[str] = []
+    declined: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", reply):
+        if sentence.strip():
+            (declined if _ABSTAIN.search(sentence) else kept).append(sentence.strip())
+    return " ".join(kept), declined
+
+
 def _bound(
     draft: Draft, reply: str, *, scope: Collection[str] | None, locate: Locate | None
 ) -> Conclusion:
+    reply, _declined = _abstentions(reply)
+    if not reply:  # the model said the evidence does not answer: an honest miss
+        return Conclusion(AnswerState.NOT_FOUND, "", (), closest=draft.evidence[:3])
     bound = bind_answer(reply, draft.evidence, question=draft.question, scope=scope, locate=locate)
     removed = tuple(f"“{s.text}” ({s.reason})" for s in bound.removed)
     if not bound.text:

@@ -100,6 +100,8 @@ class Evidence:
     score: float
     relevance: float = 0.0  # the best relevance of its sentences (see ScoredSentence)
     meaning: float | None = None  # the best cosine of its sentences with the question
+    code: bool = False  # a window of source code (shown to the model with its line breaks)
+    where: str = ""  # its own page or lines ("L319-323"), when known; else its passage's
 
     @property
     def text(self) -> str:

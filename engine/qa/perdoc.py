@@ -76,7 +76,15 @@ def find_evidence(
         kind=kind,
         code=(lambda item: item.doc_id in code_docs) if code_docs else None,
     )
-    return select_evidence(sentences, budget=budget, count=count, first_key=first_key)
+    windows = select_evidence(sentences, budget=budget, count=count, first_key=first_key)
+    return [
+        dataclasses.replace(
+            w,
+            code=w.doc_id in code_docs,
+            where=retriever.locate(w.item, w.start, w.end).label(),
+        )
+        for w in windows
+    ]
 
 
 def evidence_context(windows: Sequence[Evidence], retriever: Retriever) -> tuple[ContextItem, ...]:

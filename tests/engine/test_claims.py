@@ -78,3 +78,17 @@ def test_a_claim_with_no_fact_needs_a_shared_content_word() -> None:
 def test_a_date_without_a_day_matches_any_day_of_that_month() -> None:
     assert check_claim("It was signed in March 1999.", EVIDENCE).ok
     assert not check_claim("It was signed in April 1999.", EVIDENCE).ok
+
+
+def test_facts_the_question_gives_are_not_the_claims_to_prove() -> None:
+    code = 'if not _is_iterable(lines): raise TypeError(f"lines:{lines!r} is not iterable.")'
+    claim = "PathSpec.from_lines raises TypeError."
+    assert not check_claim(claim, code).ok
+    question = "What does PathSpec.from_lines raise?"
+    assert check_claim(claim, code, given=question).ok
+    assert not check_claim("PathSpec.from_lines raises KeyError.", code, given=question).ok
+
+
+def test_dotted_code_names_match_their_parts() -> None:
+    assert check_claim("It calls os.path to join them.", "return os.path.join(a, b)").ok
+    assert not check_claim("It calls os.walk to list them.", "return os.path.join(a, b)").ok

@@ -178,3 +178,111 @@ def test_a_value_reply_in_its_own_words_still_picks_a_candidate() -> None:
     assert "Massachusetts" in said.citations[0].quote
     wrong = conclude(draft, "It is governed by the laws of Ontario.")
     assert wrong.state is not AnswerState.FOUND and not wrong.citations
+
+
+CODE = (
+    "def from_lines(cls, pattern_factory, lines):\n"
+    "\tif not callable(pattern_factory):\n"
+    '\t\traise TypeError(f"pattern_factory:{pattern_factory!r} is not callable.")\n'
+    "\n"
+    "\tif not _is_iterable(lines):\n"
+    '\t\traise TypeError(f"lines:{lines!r} is not an iterable.")\n'
+    "\treturn cls(lines)\n"
+)
+
+
+def _code_item() -> ContextItem:
+    return ContextItem(
+        key="",
+        chunk_id="src:0",
+        document="pkg/spec.py",
+        locator=Locator(doc_id="src", line_start=300, line_end=306),
+        text=CODE,
+        n_tokens=len(CODE.split()),
+        doc_id="src",
+    )
+
+
+def _code_windows(question: str) -> list:  # type: ignore[type-arg]
+    from dataclasses import replace
+
+    ranked = rank_sentences(question, [_code_item()], code=lambda _item: True)
+    return [replace(w, code=True) for w in select_evidence(ranked, budget=200, count=_count)]
+
+
+def test_code_evidence_keeps_its_lines_and_prose_is_one_line() -> None:
+    """The model reads code as code (its line breaks and indentation are its meaning, tabs
+    expanded and dedented) and a PDF's text as running prose (its line breaks are layout)."""
+    from dataclasses import replace
+
+    from engine.qa.instructions import evidence_turn
+
+    question = "What does from_lines raise when lines is not an iterable?"
+    windows = _code_windows(question)
+    turn = evidence_turn(windows, ["L300-306"] * len(windows), question, answer_type(question))
+    assert '\n    if not _is_iterable(lines):\n        raise TypeError(f"lines:' in turn
+    prose = replace(windows[0], code=False, where="p. 4")
+    flat = evidence_turn([prose], ["p. 1"], question, answer_type(question))
+    assert "[e1] pkg/spec.py p. 4" in flat  # a window's own place, not its passage's
+    assert "\n    raise" not in flat
+
+
+def test_a_code_answer_names_what_the_code_shows_not_what_the_question_asked() -> None:
+    """An answer "from_lines raises TypeError", asked about from_lines: the name comes from
+    the question, TypeError must come from the cited lines, and the citation is the line
+    group that raises it for `lines`."""
+    question = "What does PathSpec.from_lines raise when lines is not an iterable?"
+    windows = _code_windows(question)
+    bound = bind_answer(
+        "PathSpec.from_lines raises TypeError when lines is not an iterable.",
+        windows,
+        question=question,
+    )
+    assert bound.citations, bound.removed
+    assert "_is_iterable(lines)" in bound.citations[0].quote
+    wrong = bind_answer("PathSpec.from_lines raises ValueError.", windows, question=question)
+    assert not wrong.citations and wrong.removed
+
+
+def test_sentences_that_restate_the_question_or_add_their_own_words_are_removed() -> None:
+    question = "What does from_lines raise when lines is not an iterable?"
+    windows = _code_windows(question)
+    echo = bind_answer(
+        "from_lines raises when lines is not an iterable.", windows, question=question
+    )
+    assert not echo.citations and "restates the question" in echo.removed[0].reason
+    padded = bind_answer(
+        "This is useful for ensuring that callers across different operating systems pass "
+        "iterables.",
+        windows,
+        question=question,
+    )
+    assert not padded.citations
+
+
+def test_locators_copied_from_evidence_headers_are_not_claims() -> None:
+    assert split_answer("pkg/spec.py L300-306") == []
+    assert split_answer("It raises TypeError (pkg/spec.py L305) [e1].") == [
+        ("It raises TypeError ().", ("e1",))
+    ]
+
+
+def test_a_reply_that_declines_is_an_honest_miss() -> None:
+    """The model is not offered a way to decline (the small model took it when the answer was
+    there); when it says the evidence does not answer anyway, that is a miss, never a cited
+    answer (its words would bind to the passage that shares them)."""
+    from engine.qa.compose import Mode, conclude, draft_answer
+
+    question = "What are the termination terms of this agreement?"
+    windows = select_evidence(rank_sentences(question, [_item()]), budget=200, count=_count)
+    draft = draft_answer(question, windows)
+    assert draft.mode is Mode.FREE
+    assert "NOT FOUND" not in draft.messages[0].content
+    said = conclude(draft, "The evidence does not specify the termination terms.")
+    assert said.state is AnswerState.NOT_FOUND and not said.citations
+    kept = conclude(
+        draft,
+        "Either party may terminate on sixty (60) days' written notice. The passages do not "
+        "mention any termination fee.",
+    )
+    assert kept.state is AnswerState.FOUND and len(kept.citations) == 1
