@@ -34,9 +34,11 @@ Parts (data from ../shared/bench or TOMES_BENCH_DIR; "data not found" when missi
   reference (same scorer as CUAD);
 - `quality`: QuALITY articles, four-option questions with the options in the question; accuracy
   of the option the answer picks (a letter, or the option's text);
-- `code`: bench/data/codeqa.jsonl, questions about an installed package's source with file:line
-  gold; correct = every key fact is in the answer; cited = a citation's file:line range holds
-  the gold line.
+- `code`: bench/data/codeqa.jsonl, questions about an installed package's source (pathspec)
+  with file:line gold; correct = every key fact is in the answer; cited = a citation's
+  file:line range holds the gold line. `code-NAME` is bench/data/codeqa-NAME.jsonl, scored the
+  same way: `code-h11` is a held-out set, written after the code-answer changes were made on
+  the pathspec set and not used to make them.
 For every system: unsupported facts = the answer states a number, date, duration or name that
 none of the passages it cites holds (the same claim check for all, engine/qa/facts.py; the new
 path enforces this check itself, so its 0 there is by construction, and the self-reported
@@ -45,7 +47,8 @@ counts its total time) and TTFT per prompt token against the bare model's prompt
 rate measured in the same run, with the machine's load average.
 
 Answers are kept per system and part in bench/.work/records/ (resumable: ids already answered
-are skipped, `--fresh` starts over); tables are printed and bench/results/answers.json written.
+are skipped, `--fresh` starts over); tables are printed and bench/results/answers.json (or
+--out) written.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ OLD_REV = "5692b27"  # main before evidence-first answering (issue 11)
 PEER_PYTHON = Path(os.environ.get("PEER_PYTHON", "/tmp/peer-venv/bin/python"))
 SERVER_PYTHON = Path(sys.executable)  # llama_cpp.server is in Tomes' test extras
 SYSTEMS = ("new", "old", "peer")
-PARTS = ("cuad", "leval", "quality", "code")
+PARTS = ("cuad", "leval", "quality", "code")  # and "code-NAME" (bench/data/codeqa-NAME.jsonl)
 
 
 # ------------------------------------------------------------------------------ types
@@ -286,11 +289,14 @@ def quality_corpus(args: argparse.Namespace) -> Corpus | None:
     )
 
 
-def code_corpus(args: argparse.Namespace) -> Corpus | None:
-    if not CODEQA.exists():
-        print(f"code QA set not found ({CODEQA}): skipped.")
+def code_corpus(args: argparse.Namespace, part: str = "code") -> Corpus | None:
+    """Part "code": bench/data/codeqa.jsonl (pathspec); part "code-NAME": codeqa-NAME.jsonl
+    (e.g. code-h11, a held-out set written after the code-answer changes)."""
+    path = CODEQA if part == "code" else CODEQA.with_name(f"codeqa-{part[5:]}.jsonl")
+    if not path.exists():
+        print(f"code QA set not found ({path}): skipped.")
         return None
-    rows = [json.loads(x) for x in CODEQA.read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
     meta, questions = rows[0], rows[1:]
     import importlib.metadata as im
 
@@ -313,10 +319,10 @@ def code_corpus(args: argparse.Namespace) -> Corpus | None:
     if not target.exists():
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     items = [
-        Item("code", str(q["id"]), "*", q["question"], q.get("kind", ""), q)
+        Item(part, str(q["id"]), "*", q["question"], q.get("kind", ""), q)
         for q in questions[: args.code]
     ]
-    return Corpus("code", [target], items, f"{len(items)} questions over {package} {version}")
+    return Corpus(part, [target], items, f"{len(items)} questions over {package} {version}")
 
 
 # ------------------------------------------------------------------------------ systems
@@ -831,7 +837,7 @@ def _cell(value: Any) -> str:
 
 def report(part: str, note: str, summaries: dict[str, dict[str, Any]]) -> None:
     systems = list(summaries)
-    cite = "citation holds the gold line" if part == "code" else "citation precision"
+    cite = "citation holds the gold line" if part.startswith("code") else "citation precision"
 
     def row(label: str, key: str) -> list[object]:
         return [label, *(_cell(summaries[s][key]) for s in systems)]
@@ -842,7 +848,7 @@ def report(part: str, note: str, summaries: dict[str, dict[str, Any]]) -> None:
             *(str(summaries[s][key] if summaries[s][key] is not None else "-") for s in systems),
         ]
 
-    rows = [row(label, key) for label, key in _ROWS[part]]
+    rows = [row(label, key) for label, key in _ROWS["code" if part.startswith("code") else part]]
     ttft = [f"{summaries[s]['ttft_p50']} / {summaries[s]['ttft_p90']}" for s in systems]
     rows += [
         row(f"{cite} (answer)", "citation_precision"),
@@ -908,6 +914,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-answer-tokens", type=int, default=160)
     parser.add_argument("--score-only", action="store_true", help="score what is recorded")
     parser.add_argument("--fresh", action="store_true", help="forget recorded answers")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"results file (default {OUT})")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     systems = [s for s in args.systems.split(",") if s]
@@ -929,12 +936,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if found:
                 corpora.append(found)
         else:
-            loader = {"leval": leval_corpus, "quality": quality_corpus, "code": code_corpus}.get(
-                part
-            )
-            if loader is None:
-                parser.error(f"unknown part {part!r} (known: {', '.join(PARTS)})")
-            corpus = loader(args)
+            if part.startswith("code"):
+                corpus = code_corpus(args, part)
+            elif part in ("leval", "quality"):
+                corpus = (leval_corpus if part == "leval" else quality_corpus)(args)
+            else:
+                parser.error(f"unknown part {part!r} (known: {', '.join(PARTS)}, code-NAME)")
             if corpus:
                 corpora.append((corpus, None))
     if not corpora:
@@ -1018,8 +1025,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "summaries": summaries,
             "records": {s: [asdict(r) for r in rs] for s, rs in per_system.items()},
         }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         json.dumps(
             {
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
@@ -1033,7 +1040,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             default=str,
         )
     )
-    print(f"\nwrote {OUT}")
+    print(f"\nwrote {args.out}")
     return 0
 
 

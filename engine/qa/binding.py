@@ -81,7 +81,8 @@ def split_answer(answer: str) -> list[tuple[str, tuple[str, ...]]]:
             for k in re.split(r"[,;]", g.group(1)):
                 k = k.strip().lower()
                 keys.append(k if k[0] in "ec" else f"e{k}")
-        text = " ".join(_LOCATOR.sub("", _KEY.sub("", raw)).split())
+        text = _LOCATOR.sub("", _KEY.sub("", raw))
+        text = " ".join(re.sub(r"\[\s*\]|\(\s*\)", "", text).split())  # what held a locator
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         if text or keys:
             out.append((text, tuple(dict.fromkeys(keys))))

@@ -263,8 +263,9 @@ def test_sentences_that_restate_the_question_or_add_their_own_words_are_removed(
 def test_locators_copied_from_evidence_headers_are_not_claims() -> None:
     assert split_answer("pkg/spec.py L300-306") == []
     assert split_answer("It raises TypeError (pkg/spec.py L305) [e1].") == [
-        ("It raises TypeError ().", ("e1",))
+        ("It raises TypeError.", ("e1",))
     ]
+    assert split_answer("[pkg/spec.py L305] raises TypeError.") == [("raises TypeError.", ())]
 
 
 def test_a_reply_that_declines_is_an_honest_miss() -> None:
