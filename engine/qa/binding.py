@@ -112,7 +112,7 @@ def _holding_span(
     found: tuple[int, int] | None = None
     for start, end in _runs(window):
         text = window.item.text[start:end]
-        check = check_claim(claim, text, given=question)
+        check = check_claim(claim, text, given=question, context=window.item.text)
         if not check.ok:
             continue
         if novel and 2 * len(novel & content_stems(text)) < len(novel):

@@ -402,15 +402,28 @@ def _fact_in(fact: Fact, ev: _EvidenceFacts) -> bool:
     return _name_in(fact.value, ev)
 
 
-def check_claim(claim: str, evidence: str, *, given: str = "") -> ClaimCheck:
-    """Whether every fact of `claim` occurs in `evidence` (see the module docstring). Facts
-    that occur in `given` (the question) are not the claim's to prove: "PathSpec.from_lines
-    raises TypeError", asked about `PathSpec.from_lines`, must show TypeError, not the
-    function's name, in what it cites."""
+def check_claim(
+    claim: str, evidence: str, *, given: str = "", context: str | None = None
+) -> ClaimCheck:
+    """Whether every fact of `claim` occurs in `evidence` (see the module docstring).
+
+    With `given` (the question): a capitalized word the question writes in lower case is a
+    common word, not a name ("Adding two specs…" for "what does adding two specs do?"); and a
+    fact the question gives may stand in `context` (the cited passage) instead of `evidence`
+    (the cited span): "PathSpec.from_lines raises TypeError", asked about from_lines, is held
+    by a span with TypeError in a passage that names from_lines, so the passage it cites still
+    holds every name the answer states."""
     facts = extract_facts(claim)
     if given:
+        facts = tuple(
+            f
+            for f in facts
+            if not (f.kind == "name" and re.search(rf"\b{re.escape(str(f.value[0]))}\b", given))
+        )
         asked = _evidence_facts(given)
-        facts = tuple(f for f in facts if not _fact_in(f, asked))
+        around = _evidence_facts(context) if context is not None else None
+        if around is not None:
+            facts = tuple(f for f in facts if not (_fact_in(f, asked) and _fact_in(f, around)))
     ev = _evidence_facts(evidence)
     missing: list[Fact] = []
     for fact in facts:

@@ -80,13 +80,27 @@ def test_a_date_without_a_day_matches_any_day_of_that_month() -> None:
     assert not check_claim("It was signed in April 1999.", EVIDENCE).ok
 
 
-def test_facts_the_question_gives_are_not_the_claims_to_prove() -> None:
+def test_facts_the_question_gives_may_stand_in_the_cited_passage() -> None:
+    """The span must hold what the answer adds (TypeError); a name the question gives may be
+    elsewhere in the passage the span is cut from, but it must be there."""
     code = 'if not _is_iterable(lines): raise TypeError(f"lines:{lines!r} is not iterable.")'
+    passage = f"class PathSpec:\n    def from_lines(cls, lines):\n        {code}\n"
     claim = "PathSpec.from_lines raises TypeError."
-    assert not check_claim(claim, code).ok
     question = "What does PathSpec.from_lines raise?"
-    assert check_claim(claim, code, given=question).ok
-    assert not check_claim("PathSpec.from_lines raises KeyError.", code, given=question).ok
+    assert not check_claim(claim, code).ok
+    assert not check_claim(claim, code, given=question).ok  # no passage: the span alone
+    assert check_claim(claim, code, given=question, context=passage).ok
+    other = "class Other:\n    def load(cls, lines):\n        " + code
+    assert not check_claim(claim, code, given=question, context=other).ok
+    assert not check_claim("PathSpec.from_lines raises KeyError.", code, given=question,
+                           context=passage).ok  # fmt: skip
+
+
+def test_a_capitalized_word_the_question_writes_in_lower_case_is_no_name() -> None:
+    evidence = "def __add__(self, other): return PathSpec(self.patterns + other.patterns)"
+    claim = "Adding specs makes a PathSpec of both patterns."
+    assert "Adding" in [f.text for f in check_claim(claim, evidence).missing]
+    assert check_claim(claim, evidence, given="What does adding two specs make?").ok
 
 
 def test_dotted_code_names_match_their_parts() -> None:

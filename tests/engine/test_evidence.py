@@ -181,13 +181,14 @@ def test_a_value_reply_in_its_own_words_still_picks_a_candidate() -> None:
 
 
 CODE = (
-    "def from_lines(cls, pattern_factory, lines):\n"
-    "\tif not callable(pattern_factory):\n"
-    '\t\traise TypeError(f"pattern_factory:{pattern_factory!r} is not callable.")\n'
+    "class PathSpec:\n"
+    "\tdef from_lines(cls, pattern_factory, lines):\n"
+    "\t\tif not callable(pattern_factory):\n"
+    '\t\t\traise TypeError(f"pattern_factory:{pattern_factory!r} is not callable.")\n'
     "\n"
-    "\tif not _is_iterable(lines):\n"
-    '\t\traise TypeError(f"lines:{lines!r} is not an iterable.")\n'
-    "\treturn cls(lines)\n"
+    "\t\tif not _is_iterable(lines):\n"
+    '\t\t\traise TypeError(f"lines:{lines!r} is not an iterable.")\n'
+    "\t\treturn cls(lines)\n"
 )
 
 
@@ -196,7 +197,7 @@ def _code_item() -> ContextItem:
         key="",
         chunk_id="src:0",
         document="pkg/spec.py",
-        locator=Locator(doc_id="src", line_start=300, line_end=306),
+        locator=Locator(doc_id="src", line_start=300, line_end=307),
         text=CODE,
         n_tokens=len(CODE.split()),
         doc_id="src",
@@ -219,8 +220,8 @@ def test_code_evidence_keeps_its_lines_and_prose_is_one_line() -> None:
 
     question = "What does from_lines raise when lines is not an iterable?"
     windows = _code_windows(question)
-    turn = evidence_turn(windows, ["L300-306"] * len(windows), question, answer_type(question))
-    assert '\n    if not _is_iterable(lines):\n        raise TypeError(f"lines:' in turn
+    turn = evidence_turn(windows, ["L300-307"] * len(windows), question, answer_type(question))
+    assert '\n        if not _is_iterable(lines):\n            raise TypeError(f"lines:' in turn
     prose = replace(windows[0], code=False, where="p. 4")
     flat = evidence_turn([prose], ["p. 1"], question, answer_type(question))
     assert "[e1] pkg/spec.py p. 4" in flat  # a window's own place, not its passage's
