@@ -127,6 +127,7 @@ _VALUE_KINDS = frozenset(
     }
 )
 _OPENING_KINDS = frozenset({AnswerType.TITLE, AnswerType.PARTY, AnswerType.DATE})
+_HEAD_KINDS = frozenset({AnswerType.TITLE, AnswerType.DATE})
 
 
 def _quote(text: str) -> str:
@@ -209,7 +210,16 @@ def draft_answer(
     if not relevant:
         return Draft(question, kind, Mode.NONE, evidence)
     if kind in _VALUE_KINDS:
-        choices = _choices(kind, relevant, identity=asks_identity(question, kind))
+        identity = asks_identity(question, kind)
+        if identity and kind in _HEAD_KINDS:
+            # A document's name and its own date stand at its head: when the head holds
+            # candidates, a heading further on ("ENTIRE AGREEMENT") or a later date is not it.
+            # (Measured on the 20 CUAD contracts: of 12 such answers cited past the head, 1
+            # was right; the parties, named again in signature blocks, are left alone.)
+            head = tuple(w for w in relevant if w.item.chunk_id.endswith(":0"))
+            if head and _choices(kind, head, identity=True):
+                relevant = head
+        choices = _choices(kind, relevant, identity=identity)
         if choices:
             alternatives = " | ".join(f'"{_quote(c.text)}"' for c in choices)
             repeat = ' ("; " value){0,2}' if kind is AnswerType.PARTY else ""

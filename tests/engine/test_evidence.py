@@ -288,3 +288,34 @@ def test_a_reply_that_declines_is_an_honest_miss() -> None:
         "mention any termination fee.",
     )
     assert kept.state is AnswerState.FOUND and len(kept.citations) == 1
+
+
+def test_a_documents_name_and_date_are_read_from_its_head() -> None:
+    """When the document's head holds a title (or its own date), a heading further on
+    ("12.4 ENTIRE AGREEMENT") or a later date is not offered to the model."""
+    from dataclasses import replace
+
+    from engine.qa.compose import Mode, draft_answer
+
+    later = _item(
+        "12.4 ENTIRE AGREEMENT. The name and the date of this agreement are as amended on "
+        "June 1, 2001.",
+        7,
+    )
+    for question, right, wrong in [
+        ("What is the name of this agreement?", "MASTER SERVICES AGREEMENT", "ENTIRE"),
+        ("What is the date of this agreement?", "March 29, 1999", "June 1, 2001"),
+    ]:
+        windows = select_evidence(
+            rank_sentences(question, [later, _item()]), budget=300, count=_count
+        )
+        # as on a real contract, where the later passage shares words with the question
+        windows = [
+            replace(w, relevance=1.0) if w.item.chunk_id.endswith(":7") else w for w in windows
+        ]
+        assert any(w.item.chunk_id.endswith(":7") for w in windows)
+        draft = draft_answer(question, windows)
+        assert draft.mode is Mode.VALUE
+        offered = [c.text for c in draft.choices]
+        assert any(right in c for c in offered), offered
+        assert not any(wrong in c for c in offered), offered
