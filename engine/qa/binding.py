@@ -124,6 +124,20 @@ def _holding_span(
     return found
 
 
+# An option a question offers: "(A) …", "B) …", "c. …" after a space or at a line's start.
+_OPTION = re.compile(r"(?:^|(?<=\s))\(?[A-Ea-e][).]\s", re.M)
+
+
+def _without_options(question: str) -> str:
+    """The question without the options it lists ("… Options: (A) … (B) …"): an answer that
+    picks an option uses the option's words, which are not the question restated."""
+    marks = list(_OPTION.finditer(question))
+    if len(marks) < 2:
+        return question
+    head = question[: marks[0].start()]
+    return re.sub(r"\b(?:options?|choices?)\s*:?\s*$", "", head.rstrip(), flags=re.I)
+
+
 def _bare(claim: str) -> bool:
     """A reference with nothing to check: "Yes.", "See the clause.", "No."."""
     return not content_stems(claim) and not re.search(r"\d", claim)
@@ -175,7 +189,7 @@ def bind_answer(
             order.append(citation)
         return citation
 
-    asked = content_stems(question)
+    asked = content_stems(_without_options(question))
     for text, keys in split_answer(answer):
         cited = [by_key[k] for k in keys if k in by_key]
         if not text:

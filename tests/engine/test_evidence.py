@@ -319,3 +319,22 @@ def test_a_documents_name_and_date_are_read_from_its_head() -> None:
         offered = [c.text for c in draft.choices]
         assert any(right in c for c in offered), offered
         assert not any(wrong in c for c in offered), offered
+
+
+def test_an_answer_that_picks_an_offered_option_is_not_a_restatement() -> None:
+    """A question that lists its options: the answer uses one option's words, and is checked
+    against the evidence like any claim (the words must be in the span)."""
+    story = _item(
+        "Korvin waited in the cell. The guards left the door open on purpose, because they "
+        "wanted him gone and could not solve him.",
+    )
+    question = (
+        "Why did the guards let Korvin escape? Options: (A) They were bribed. (B) They "
+        "wanted him gone and could not solve him."
+    )
+    windows = select_evidence(rank_sentences(question, [story]), budget=200, count=_count)
+    picked = bind_answer("B) They wanted him gone and could not solve him.", windows,
+                         question=question)  # fmt: skip
+    assert picked.citations and not picked.removed
+    other = bind_answer("A) They were bribed.", windows, question=question)
+    assert not other.citations
