@@ -337,8 +337,27 @@ def conclude(
         start, end = _best_sentence(window, draft.question)
         citation = _span_citation(window, start, end, locate, scope)
         state = AnswerState.FOUND if citation.verified else AnswerState.UNCLEAR
+        said = " ".join(window.item.text[start:end].split())
+        if not draft.messages and _negative(said) and not _negative(draft.question):
+            # Decided by the evidence, a Yes means "the document speaks to this". When the
+            # sentence it rests on is negative ("can't send trailers to HTTP/1.0 client" for
+            # "can it send trailers to an HTTP/1.0 client?"), a bare Yes could say the opposite
+            # of its source: the sentence is the answer, for the reader to weigh.
+            return Conclusion(state, f"The document says: “{said}” [{window.key}].", (citation,))
         return Conclusion(state, f"Yes [{window.key}].", (citation,))
     return _bound(draft, reply, scope=scope, locate=locate)
+
+
+# A negative statement: "not", "never", "can't", "no one"; not "no later than" or "without"
+# (which state when and how something is allowed).
+_NEGATION = re.compile(
+    r"\b(?:not|never|cannot|nor|neither|none|no(?!\s+(?:later|less|more|fewer|sooner)\b))\b|n't\b",
+    re.IGNORECASE,
+)
+
+
+def _negative(text: str) -> bool:
+    return bool(_NEGATION.search(text.replace("’", "'")))
 
 
 def _picked(reply: str, choices: Sequence[Choice]) -> list[Choice]:

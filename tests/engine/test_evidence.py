@@ -338,3 +338,25 @@ def test_an_answer_that_picks_an_offered_option_is_not_a_restatement() -> None:
     assert picked.citations and not picked.removed
     other = bind_answer("A) They were bribed.", windows, question=question)
     assert not other.citations
+
+
+def test_a_yes_decided_by_negative_evidence_shows_the_sentence() -> None:
+    """Decided by the evidence, Yes means the document speaks to the question; when the
+    sentence it rests on is negative, the answer is that sentence, not a bare Yes."""
+    from engine.qa.compose import conclude, draft_answer
+
+    code = _item("Trailers. We can't send trailers to an HTTP/1.0 client, so they are dropped.")
+    question = "Can trailers be sent to an HTTP/1.0 client?"
+    windows = select_evidence(rank_sentences(question, [code]), budget=200, count=_count)
+    said = conclude(draft_answer(question, windows), "")
+    assert said.state is AnswerState.FOUND
+    assert said.text.startswith("The document says: “") and "can't send trailers" in said.text
+    assert not said.text.startswith("Yes")
+    plain = _item("Trailers. Trailers are sent to an HTTP/1.1 client after the last chunk.")
+    windows = select_evidence(rank_sentences(question, [plain]), budget=200, count=_count)
+    assert conclude(draft_answer(question, windows), "").text.startswith("Yes [")
+    # a negative question keeps its plain Yes ("a requirement not to disparage")
+    clause = _item("Non-Disparagement. Neither party shall disparage the other party.")
+    asked = "Is there a requirement on a party not to disparage the counterparty?"
+    windows = select_evidence(rank_sentences(asked, [clause]), budget=200, count=_count)
+    assert conclude(draft_answer(asked, windows), "").text.startswith("Yes [")
