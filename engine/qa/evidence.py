@@ -39,6 +39,7 @@ import numpy.typing as npt
 from engine.qa.answer_types import AnswerType, answer_type, holds
 from engine.qa.sentences import split_sentences
 from engine.types import ContextItem
+from ingest.types import Locator
 
 __all__ = [
     "Evidence",
@@ -101,7 +102,7 @@ class Evidence:
     relevance: float = 0.0  # the best relevance of its sentences (see ScoredSentence)
     meaning: float | None = None  # the best cosine of its sentences with the question
     code: bool = False  # a window of source code (shown to the model with its line breaks)
-    where: str = ""  # its own page or lines ("L319-323"), when known; else its passage's
+    span: Locator | None = None  # its own page or lines, when known (else its passage's)
 
     @property
     def text(self) -> str:

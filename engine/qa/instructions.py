@@ -87,7 +87,7 @@ def evidence_turn(
     if not evidence:
         return asked
     blocks = [
-        f"{evidence_header(w, w.where or label)}\n{_body(w)}"
+        f"{evidence_header(w, w.span.label() if w.span else label)}\n{_body(w)}"
         for w, label in zip(evidence, labels, strict=True)
     ]
     head = "More evidence:" if more else "Evidence:"

@@ -81,7 +81,7 @@ def find_evidence(
         dataclasses.replace(
             w,
             code=w.doc_id in code_docs,
-            where=retriever.locate(w.item, w.start, w.end).label(),
+            span=retriever.locate(w.item, w.start, w.end),
         )
         for w in windows
     ]
@@ -91,7 +91,7 @@ def evidence_context(windows: Sequence[Evidence], retriever: Retriever) -> tuple
     """Evidence windows as context items (what `ask --json` lists and the viewer opens)."""
     out = []
     for window in windows:
-        locator = retriever.locate(window.item, window.start, window.end)
+        locator = window.span or retriever.locate(window.item, window.start, window.end)
         out.append(
             dataclasses.replace(
                 window.item,

@@ -222,7 +222,7 @@ def test_code_evidence_keeps_its_lines_and_prose_is_one_line() -> None:
     windows = _code_windows(question)
     turn = evidence_turn(windows, ["L300-307"] * len(windows), question, answer_type(question))
     assert '\n        if not _is_iterable(lines):\n            raise TypeError(f"lines:' in turn
-    prose = replace(windows[0], code=False, where="p. 4")
+    prose = replace(windows[0], code=False, span=Locator(doc_id="src", page=4))
     flat = evidence_turn([prose], ["p. 1"], question, answer_type(question))
     assert "[e1] pkg/spec.py p. 4" in flat  # a window's own place, not its passage's
     assert "\n    raise" not in flat
