@@ -28,7 +28,7 @@ from engine.qa.facts import check_claim, content_stems
 from engine.types import Citation
 from ingest.types import Locator
 
-__all__ = ["Bound", "BoundSentence", "bind_answer", "split_answer"]
+__all__ = ["Bound", "BoundSentence", "best_sentence", "bind_answer", "split_answer"]
 
 Locate = Callable[[Evidence, int, int], Locator]
 
@@ -143,8 +143,9 @@ def _bare(claim: str) -> bool:
     return not content_stems(claim) and not re.search(r"\d", claim)
 
 
-def _best_sentence(window: Evidence, question: str) -> tuple[int, int]:
-    """For a bare reference, the window's sentence that shares most with the question."""
+def best_sentence(window: Evidence, question: str) -> tuple[int, int]:
+    """The window's sentence that shares most words with the question, the first on a tie:
+    what a bare reference ("Yes [e1].") or a Yes decided by the evidence is cited to."""
     wanted = content_stems(question)
     spans = list(window.sentences) or [(window.start, window.end)]
     return max(spans, key=lambda s: len(content_stems(window.item.text[s[0] : s[1]]) & wanted))
@@ -198,7 +199,7 @@ def bind_answer(
         novel = content_stems(text) - asked
         if _bare(text):
             for window in cited[:1]:
-                citations.append(cite(window, _best_sentence(window, question), "model"))
+                citations.append(cite(window, best_sentence(window, question), "model"))
         elif asked and not novel and not re.search(r"\d", text):
             # "The insurance coverage must be maintained by the supplier." for "What insurance
             # must the supplier maintain?": the question's own words, nothing from a passage

@@ -33,9 +33,8 @@ from enum import StrEnum
 
 from engine.llm.backends.base import ChatMessage, GenerationParams
 from engine.qa.answer_types import AnswerType, answer_type, candidate_spans
-from engine.qa.binding import Locate, bind_answer
+from engine.qa.binding import Locate, best_sentence, bind_answer
 from engine.qa.evidence import Evidence, asks_identity
-from engine.qa.facts import content_stems
 from engine.qa.instructions import (
     CHOOSE_SYSTEM,
     NOT_FOUND_REPLY,
@@ -294,17 +293,6 @@ def _with_cosignatories(chosen: Sequence[Choice], choices: Sequence[Choice]) -> 
     return out
 
 
-def _best_sentence(window: Evidence, question: str) -> tuple[int, int]:
-    """The sentence of `window` that shares most words with the question (the first on a
-    tie): what a Yes is cited to."""
-    wanted = content_stems(question)
-    spans = list(window.sentences) or [(window.start, window.end)]
-    return max(
-        spans,
-        key=lambda s: (len(content_stems(window.item.text[s[0] : s[1]]) & wanted), -s[0]),
-    )
-
-
 def conclude(
     draft: Draft,
     reply: str,
@@ -334,7 +322,7 @@ def conclude(
         if draft.messages and not reply.lower().startswith("yes"):
             return Conclusion(AnswerState.NOT_FOUND, "No.", (), closest=draft.evidence[:3])
         window = draft.evidence[0]
-        start, end = _best_sentence(window, draft.question)
+        start, end = best_sentence(window, draft.question)
         citation = _span_citation(window, start, end, locate, scope)
         state = AnswerState.FOUND if citation.verified else AnswerState.UNCLEAR
         said = " ".join(window.item.text[start:end].split())
@@ -392,20 +380,16 @@ _ABSTAIN = re.compile(
 )
 
 
-def _abstentions(reply: str) -> tuple[str, list[str]]:
-    """The reply without its sentences that decline to answer, and those sentences."""
-    kept: list[str] = []
-    declined: list[str] = []
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", reply):
-        if sentence.strip():
-            (declined if _ABSTAIN.search(sentence) else kept).append(sentence.strip())
-    return " ".join(kept), declined
+def _without_abstentions(reply: str) -> str:
+    """The reply without its sentences that decline to answer."""
+    sentences = (s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", reply))
+    return " ".join(s for s in sentences if s and not _ABSTAIN.search(s))
 
 
 def _bound(
     draft: Draft, reply: str, *, scope: Collection[str] | None, locate: Locate | None
 ) -> Conclusion:
-    reply, _declined = _abstentions(reply)
+    reply = _without_abstentions(reply)
     if not reply:  # the model said the evidence does not answer: an honest miss
         return Conclusion(AnswerState.NOT_FOUND, "", (), closest=draft.evidence[:3])
     bound = bind_answer(reply, draft.evidence, question=draft.question, scope=scope, locate=locate)
