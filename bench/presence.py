@@ -73,14 +73,14 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
 def collect(contract_ids: Sequence[int]) -> list[Case]:
     """The evidence scores of every Yes/No question of `contract_ids`."""
     os.environ["TOMES_HOME"] = str(WORK / "new-home")
-    from bench.cuad_gold import CATEGORIES, VALUE_CATEGORIES, load_contracts
+    from bench.cuad_gold import CATEGORIES, QUESTIONS, VALUE_CATEGORIES, load_contracts
     from engine.qa.answer_types import AnswerType
     from engine.qa.perdoc import find_evidence
     from engine.settings import Settings
     from engine.workspace import Workspace
 
-    contracts = load_contracts(BENCH)
-    questions = {c: q for c, q in _questions().items() if c in CATEGORIES}
+    contracts = load_contracts(BENCH)  # also fills QUESTIONS from CUAD's descriptions
+    questions = dict(QUESTIONS)
     yesno = [c for c in CATEGORIES if c not in VALUE_CATEGORIES]
     ws = Workspace(Settings.load())
     out: list[Case] = []
@@ -119,13 +119,6 @@ def collect(contract_ids: Sequence[int]) -> list[Case]:
     finally:
         ws.close()
     return out
-
-
-def _questions() -> dict[str, str]:
-    from bench.cuad_gold import QUESTIONS, load_contracts
-
-    load_contracts(BENCH)  # fills QUESTIONS from CUAD's category descriptions
-    return dict(QUESTIONS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
