@@ -195,6 +195,7 @@ def cuad_corpus(args: argparse.Namespace) -> tuple[Corpus, list[Any]] | None:
         if "yesno" in wanted
         else []
     )
+    cats += [c for c in CATEGORIES if c in wanted and c not in cats]  # named ones
     items = [
         Item("cuad", f"{c.name}::{cat}", c.name, QUESTIONS[cat], cat)
         for c in contracts

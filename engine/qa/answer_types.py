@@ -30,6 +30,7 @@ class AnswerType(StrEnum):
 
 _Q = [
     (AnswerType.DURATION, r"\bhow long\b|\bhow many (days|weeks|months|years)\b|\bduration\b|"
+     r"\bhow much (notice|time|advance notice)\b|"
      r"\b(notice|renewal|initial|warranty|cure|grace|payment) (period|term)s?\b|\bperiod\b"),
     # "when" asks for a date where it opens the question or a clause ("When does it end?",
     # "..., and when?"), not as a conjunction ("which backend is used when the input is ...")

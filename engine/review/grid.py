@@ -93,6 +93,7 @@ KERNEL_MODULES = (
     "engine.qa.intent",
     "engine.qa.packing",
     "engine.qa.perdoc",
+    "engine.qa.periods",
     "engine.qa.retrieve",
     "engine.qa.scope",
     "engine.qa.sentences",

@@ -1,0 +1,147 @@
+"""Period roles benchmark (issue 11): does `engine.qa.periods` pick the value a term question
+asks for out of a clause that holds several?
+
+    .venv/bin/python -m bench.periods
+
+CUAD's lawyers marked, in each of 510 contracts, the clauses that state its expiration date,
+its renewal term and the notice period to stop a renewal, and wrote each one's normalized
+answer ("successive 1 year", "30 days"). This bench takes the contracts *outside* the twenty
+that bench/answers.py asks questions of (so nothing here was seen while writing the cues),
+reads every date and duration out of each marked clause as the answer step does
+(`engine.qa.answer_types.candidate_spans`), and answers CUAD's question for that category
+with the first value of the clause:
+- "first value": whatever value comes first (the answer step's order without roles);
+- "by role": the first value whose role (`engine.qa.periods`) is the one the question asks.
+Each is scored as bench/answers.py scores an answer (`bench.cuad_gold.score_value`); a clause
+with no value of the asked role counts as a miss for "by role". Redacted answers are left out.
+Prints a table and writes bench/results/periods.json. Needs ../shared/bench/cuad (or
+TOMES_BENCH_DIR). No model and no index: it runs in seconds.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(os.environ.get("TOMES_BENCH_DIR", ROOT.parent / "shared" / "bench"))
+OUT = ROOT / "bench" / "results" / "periods.json"
+CATEGORIES = ("Expiration Date", "Renewal Term", "Notice Period to Terminate Renewal")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in [header, *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
+
+
+def _column(row: dict[str, str], name: str, answer: bool = False) -> str:
+    want = name.lower() + ("-answer" if answer else "")
+    for key, value in row.items():
+        if key.lower().replace("- answer", "-answer").strip() == want:
+            return value.strip()
+    return ""
+
+
+def _clauses(cell: str) -> list[str]:
+    try:
+        spans = ast.literal_eval(cell)
+    except (ValueError, SyntaxError):
+        return []
+    return [s for s in spans if isinstance(s, str) and s.strip()]
+
+
+def _values(question: str, text: str) -> list[tuple[int, int, str]]:
+    """The dates and durations of `text` in order, each with the sentence it stands in."""
+    from engine.qa.answer_types import AnswerType, candidate_spans
+    from engine.qa.sentences import split_sentences
+
+    spans = sorted(
+        {s for k in (AnswerType.DATE, AnswerType.DURATION) for s in candidate_spans(k, text)}
+    )
+    sentences = split_sentences(text)
+    out = []
+    for a, b in spans:
+        sa, sb = next(((x, y) for x, y in sentences if x <= a < y), (0, len(text)))
+        out.append((a - sa, b - sa, text[sa:sb]))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    del argv
+    master = BENCH / "cuad" / "full_annotations" / "master_clauses.csv"
+    if not master.is_file():
+        print(f"CUAD annotations not found in {master.parent}: nothing to measure.")
+        return 0
+    from bench.cuad_gold import QUESTIONS, Gold, load_contracts, score_value
+    from engine.qa.periods import asked_role, fits
+
+    started = time.perf_counter()
+    seen = {c.name.lower()[:40] for c in load_contracts(BENCH)}  # also fills QUESTIONS
+    csv.field_size_limit(1 << 30)
+    with master.open(encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["Filename"].lower()[:40] not in seen]
+    tally = {c: {"n": 0, "first": 0, "role": 0, "no_value": 0} for c in CATEGORIES}
+    cases = []
+    for row in rows:
+        golds = {
+            c: Gold(c, True, _column(row, c, answer=True))
+            for c in ("Effective Date", "Agreement Date", *CATEGORIES)
+        }
+        for cat in CATEGORIES:
+            clauses = _clauses(_column(row, cat))
+            gold = golds[cat]
+            if not clauses or not gold.answer or gold.redacted:
+                continue
+            question = QUESTIONS[cat]
+            role, needs = asked_role(question)
+            values = [v for clause in clauses for v in _values(question, clause)]
+            if not values or role is None:
+                continue
+            first = values[0]
+            by_role = next((v for v in values if fits(v[2], v[0], v[1], role, needs)), None)
+            ok_first = score_value(cat, first[2][first[0] : first[1]], gold, golds)
+            ok_role = by_role is not None and score_value(
+                cat, by_role[2][by_role[0] : by_role[1]], gold, golds
+            )
+            t = tally[cat]
+            t["n"] += 1
+            t["first"] += ok_first
+            t["role"] += ok_role
+            t["no_value"] += by_role is None
+            cases.append({"file": row["Filename"], "category": cat, "gold": gold.answer,
+                          "first": ok_first, "by_role": ok_role})  # fmt: skip
+    print(f"\nCUAD term clauses of {len(rows)} contracts outside the benchmark's twenty:")
+    table = []
+    for cat, t in tally.items():
+        n = t["n"] or 1
+        table.append([cat, t["n"], f"{t['first'] / n:.1%}", f"{t['role'] / n:.1%}",
+                      t["no_value"]])  # fmt: skip
+    n_all = sum(t["n"] for t in tally.values()) or 1
+    table.append(["all", n_all, f"{sum(t['first'] for t in tally.values()) / n_all:.1%}",
+                  f"{sum(t['role'] for t in tally.values()) / n_all:.1%}",
+                  sum(t["no_value"] for t in tally.values())])  # fmt: skip
+    _table(["category", "clauses", "first value", "by role", "no value of role"], table)
+    result = {
+        "bench": "periods",
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}",
+        "seconds": round(time.perf_counter() - started, 1),
+        "tally": tally,
+        "cases": cases,
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Period roles: which value of a term clause is the term, a renewal or a notice, and how a
+term question is answered from them (engine.qa.periods, engine.qa.compose)."""
+
+from __future__ import annotations
+
+from engine.qa.compose import Mode, conclude, draft_answer
+from engine.qa.evidence import rank_sentences, select_evidence
+from engine.qa.periods import Role, asked_role, fits, role_of
+from engine.types import AnswerState, ContextItem
+from ingest.types import Locator
+
+# Written for this test, in the way leases and supply agreements put it (not a benchmark's).
+TERM_CLAUSE = (
+    "4. Term. This Lease runs for an initial period of three (3) years from the Commencement "
+    "Date. Thereafter it renews automatically for successive periods of twelve (12) months, "
+    "unless the Tenant gives the Landlord written notice at least ninety (90) days prior to "
+    "the end of the then-current period. The Landlord shall repaint within fourteen (14) days "
+    "of any request."
+)
+NO_RENEWAL = (
+    "7. Term. This Agreement remains in force for two (2) years from signature. Either party "
+    "may terminate this Agreement for convenience on thirty (30) days' written notice. "
+    "Invoices are payable within forty-five (45) days."
+)
+
+
+def _role(sentence: str, value: str) -> Role | None:
+    at = sentence.index(value)
+    return role_of(sentence, at, at + len(value))
+
+
+def test_the_cue_nearest_a_value_says_what_it_is_of() -> None:
+    s = (
+        "The Supply Term is five years, and it shall be extended by one additional term of two "
+        "years unless either side objects by notice given sixty days before expiry."
+    )
+    assert _role(s, "five years") is Role.TERM
+    assert _role(s, "two years") is Role.RENEWAL  # "additional term of": a renewal
+    assert _role(s, "sixty days") is Role.NOTICE  # "notice given", "before"
+    assert _role("Payment is due within forty-five (45) days.", "forty-five (45) days") is None
+    # an open-ended term is a term whatever notice follows it
+    until = "It continues until terminated by either party on thirty days' prior written notice."
+    assert _role(until, "until terminated by either party") is Role.TERM
+    assert _role("upon sixty (60) days' prior written notice", "sixty (60) days") is Role.NOTICE
+
+
+def test_the_question_says_which_role_it_asks() -> None:
+    assert asked_role("How long is each renewal period?") == (Role.RENEWAL, frozenset())
+    assert asked_role("When does the initial term expire?") == (Role.TERM, frozenset())
+    assert asked_role("When does the lease end?") == (Role.TERM, frozenset())
+    notice = asked_role("How much notice stops the automatic renewal?")
+    assert notice == (Role.NOTICE, frozenset({Role.RENEWAL}))
+    assert asked_role("What is the notice period for termination?") == (Role.NOTICE, frozenset())
+    assert asked_role("What is the monthly fee?") == (None, frozenset())
+
+
+def test_a_term_value_needs_no_cue_but_must_not_be_another_roles() -> None:
+    s = "The Term of this Agreement shall end fifteen months after signature."
+    at = s.index("fifteen months")
+    assert fits(s, at, at + 14, Role.TERM, frozenset())
+    n = "Either party may give notice of at least thirty days."
+    at = n.index("thirty days")
+    assert not fits(n, at, at + 11, Role.TERM, frozenset())
+    # notice of renewal is looked for in a sentence about renewal or expiry
+    assert not fits(n, at, at + 11, Role.NOTICE, frozenset({Role.RENEWAL}))
+    assert fits(n, at, at + 11, Role.NOTICE, frozenset())
+
+
+def _windows(question: str, text: str) -> list:
+    item = ContextItem(
+        key="",
+        chunk_id="lease:3",
+        document="lease.pdf",
+        locator=Locator(doc_id="lease", page=2),
+        text=text,
+        n_tokens=len(text.split()),
+        doc_id="lease",
+    )
+    ranked = rank_sentences(question, [item])
+    return select_evidence(ranked, budget=300, count=lambda t: len(t.split()))
+
+
+def test_term_questions_get_the_value_of_their_role_without_the_model() -> None:
+    asked = {
+        "How long is each renewal period of the lease?": "twelve (12) months",
+        "How much notice must the Tenant give to stop the renewal?": "ninety (90) days",
+        "How long is the initial term of the lease?": "three (3) years",
+    }
+    for question, value in asked.items():
+        draft = draft_answer(question, _windows(question, TERM_CLAUSE))
+        assert draft.mode is Mode.VALUE and not draft.messages, question  # no model call
+        result = conclude(draft, "", scope=["lease"])
+        assert result.state is AnswerState.FOUND, question
+        assert result.text.startswith(value), (question, result.text)
+        assert value in result.citations[0].quote  # cited to the sentence it stands in
+
+
+def test_a_document_without_a_renewal_has_no_renewal_term_nor_notice_of_one() -> None:
+    for question in (
+        "How long is each renewal period of the agreement?",
+        "How much notice must be given to stop the automatic renewal?",
+    ):
+        draft = draft_answer(question, _windows(question, NO_RENEWAL))
+        result = conclude(draft, "")
+        # the termination notice and the payment period are not what was asked
+        assert result.state is AnswerState.NOT_FOUND, (question, result.text)
+        assert "thirty" not in result.text and "forty-five" not in result.text
