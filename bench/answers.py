@@ -650,7 +650,7 @@ def score_cuad(records: Sequence[Record], contracts: Sequence[Any]) -> None:
         found = r.state == "found"
         if r.category in VALUE_CATEGORIES:
             r.correct = (
-                None if gold.redacted else score_value(r.category, r.answer, gold, contract.gold)
+                None if gold.unscored else score_value(r.category, r.answer, gold, contract.gold)
             )
         else:
             r.correct = found == gold.present

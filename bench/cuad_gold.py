@@ -10,7 +10,8 @@ Value categories are compared by kind (dates as dates, periods as periods, place
 their words), after the same normalization for every system. Yes/No categories are scored as
 presence: an answer that says the clause is there (a found cell, a "Yes") against whether CUAD's
 lawyers marked any span of that category in the contract. Redacted gold values ("[* * *]",
-"[]/[]/[][]") cannot be scored and are counted apart.
+"[]/[]/[][]") and clauses marked with no normalized value cannot be scored and are counted
+apart (`Gold.unscored`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ class Gold:
     @property
     def redacted(self) -> bool:
         return bool(re.search(r"\[\s*[*\]]|\[\]", self.answer))
+
+    @property
+    def unscored(self) -> bool:
+        """No value to score against: redacted, or a clause marked with no normalized answer
+        (an expiry "ten years after the First Commercial Sale" is left blank in CUAD)."""
+        return self.redacted or (self.present and not self.answer.strip())
 
 
 @dataclass(frozen=True)

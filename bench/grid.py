@@ -136,7 +136,7 @@ def _score_cell(
     }
     if category in VALUE_CATEGORIES:
         out["value_ok"] = (
-            None if gold.redacted else score_value(category, answer, gold, contract.gold)
+            None if gold.unscored else score_value(category, answer, gold, contract.gold)
         )
     golds = [norm(g) for g in spans.get((contract.name, category.lower()), []) if g.strip()]
     if found and golds:

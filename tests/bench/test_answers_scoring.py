@@ -87,3 +87,15 @@ def test_codeqa_gold_lines_are_statements_of_the_installed_package() -> None:
     for q in questions:
         line = (root / q["file"]).read_text(encoding="utf-8").splitlines()[q["line"] - 1]
         assert line.strip() and not line.strip().startswith("#"), q["id"]
+
+
+def test_cuad_values_without_a_normalized_answer_are_not_scored() -> None:
+    from bench.cuad_gold import Gold, score_value
+
+    blank = Gold("Expiration Date", present=True, answer="")
+    assert blank.unscored  # a clause was marked, its value left blank: neither right nor wrong
+    assert Gold("Renewal Term", present=True, answer="[* * *] years").unscored
+    absent = Gold("Renewal Term", present=False, answer="")
+    assert not absent.unscored
+    assert score_value("Renewal Term", "Not found: the contract does not state this.", absent, {})
+    assert not score_value("Renewal Term", "two (2) years", absent, {})
