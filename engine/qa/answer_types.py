@@ -112,11 +112,13 @@ _DATE_SPANS = [
     re.compile(
         r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
         r"December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?\s+[0-3]?\d(?:st|nd|rd|th)?,?"
-        r"\s+(?:1[6-9]|2[0-2])\d\d\b"
+        r"\s+(?:1[6-9]|2[0-2])\d\d\b",
+        re.IGNORECASE,  # "NOV 02, 2019" on a cover page
     ),
     re.compile(
         r"\b[0-3]?\d(?:st|nd|rd|th)?\s+(?:day\s+of\s+|of\s+)?(?:January|February|March|April|"
-        r"May|June|July|August|September|October|November|December)\.?,?\s+(?:1[6-9]|2[0-2])\d\d\b"
+        r"May|June|July|August|September|October|November|December)\.?,?\s+(?:1[6-9]|2[0-2])\d\d\b",
+        re.IGNORECASE,
     ),
     re.compile(r"\b[01]?\d/[0-3]?\d/(?:19|20)?\d\d\b"),
     re.compile(r"\b(?:19|20)\d\d-[01]\d-[0-3]\d\b"),
@@ -130,6 +132,13 @@ _DURATION_SPAN = re.compile(
     rf"\b(?:(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))?(?:\s*\(\s*\d+\s*\))?|\d+|\[\*+\])"
     r"\s*-?\s*(?:\(\s*\d+\s*\)\s*)?(?:calendar\s+|business\s+|consecutive\s+|full\s+)?"
     r"(?:days?|weeks?|months?|years?)\b",
+    re.IGNORECASE,
+)
+# A period said without a number: "renews for successive annual periods", "continues on a
+# year-to-year basis", "month to month".
+_PERIODIC_SPAN = re.compile(
+    r"\b(?:annual|yearly|monthly)\s+(?:periods?|terms?|basis|renewals?|increments?)\b|"
+    r"\b(?:year|month)[- ]to[- ](?:year|month)(?:\s+basis)?\b",
     re.IGNORECASE,
 )
 _PERPETUAL_SPAN = re.compile(
@@ -151,7 +160,8 @@ _PLACE_SPAN = re.compile(
 )
 _ORG_SUFFIX = (
     r"(?:Inc|Incorporated|Corp|Corporation|LLC|L\.L\.C|Ltd|Limited|GmbH|S\.A|N\.V|B\.V|plc|PLC|"
-    r"AG|LLP|LP|L\.P|Company|Co|S\.p\.A|AB|A/S|Pty)\.?"
+    r"AG|LLP|LP|L\.P|Company|Co|S\.p\.A|S\.[Rr]\.[Ll]|S\.r\.l|SRL|SARL|S\.A\.S|Pte|Oy|ApS|AB|A/S|"
+    r"Pty)\.?"
 )
 _PARTY_SPAN = re.compile(
     rf"\b((?:[A-Z][A-Za-z0-9&'.-]*,?\s+){{1,5}}{_ORG_SUFFIX})(?![A-Za-z])"
@@ -193,6 +203,7 @@ def candidate_spans(kind: AnswerType, text: str) -> list[tuple[int, int]]:
     elif kind is AnswerType.DURATION:
         spans += [m.span() for m in _DURATION_SPAN.finditer(text)]
         spans += [m.span() for m in _PERPETUAL_SPAN.finditer(text)]
+        spans += [m.span() for m in _PERIODIC_SPAN.finditer(text)]
     elif kind is AnswerType.AMOUNT:
         spans += [m.span() for m in _AMOUNT_SPAN.finditer(text)]
     elif kind is AnswerType.PLACE:
@@ -206,6 +217,16 @@ def candidate_spans(kind: AnswerType, text: str) -> list[tuple[int, int]]:
             value = text[a:b]
             if value.split()[0].lower() in ("the", "this", "each", "such", "any"):
                 continue
+            # "JOINT VENTURE AGREEMENT BETWEEN KIROMIC BIOPHARMA Inc.", "…, a Delaware Company,
+            # Houston, AND MOLIPHARMA S.R.L.": the name starts after the last connective, or
+            # after a sentence's end ("… in Campobasso. Acme Widgets Inc."; not "U.S. Bank")
+            lead = re.match(r".*(?:\b(?:BETWEEN|AMONG|AND|BY)\s+|(?<=[a-z]{3})\.\s+)", value)
+            if lead and group == 1:
+                a += lead.end()
+                if not text[a:b].strip():
+                    continue
+            elif re.search(r"\b(?:a|an)\s+$", text[max(0, a - 4) : a]):
+                continue  # "…, a Delaware Company": what a party is, not its name
             if group == 2 and _NOT_PARTY.search(value):
                 continue  # 'the "Agreement"', 'Business Plan. The Company'
             spans.append((a, b))

@@ -42,7 +42,7 @@ from engine.qa.instructions import (
     evidence_header,
     evidence_turn,
 )
-from engine.qa.periods import Role, asked_role, fits
+from engine.qa.periods import Role, asked_role, fits, gives_own_date
 from engine.settings import Settings
 from engine.types import AnswerState, Citation
 
@@ -159,6 +159,11 @@ def _sentence_of(window: Evidence, start: int, end: int) -> tuple[int, int]:
     return next(((a, b) for a, b in window.sentences if a <= start and end <= b), (start, end))
 
 
+def _gives_own_date(choice: Choice) -> bool:
+    a, _ = _sentence_of(choice.window, choice.start, choice.end)
+    return gives_own_date(choice.window.item.text[a : choice.start])
+
+
 def _of_role(choice: Choice, role: Role, needs: frozenset[Role]) -> bool:
     a, b = _sentence_of(choice.window, choice.start, choice.end)
     sentence = choice.window.item.text[a:b]
@@ -230,6 +235,7 @@ def draft_answer(
         return Draft(question, kind, Mode.NONE, evidence)
     if kind in _VALUE_KINDS:
         identity = asks_identity(question, kind)
+        wider, head_only = relevant, False
         if identity and kind in _HEAD_KINDS:
             # A document's name and its own date stand at its head: when the head holds
             # candidates, a heading further on ("ENTIRE AGREEMENT") or a later date is not it.
@@ -237,7 +243,7 @@ def draft_answer(
             # was right; the parties, named again in signature blocks, are left alone.)
             head = tuple(w for w in relevant if w.item.chunk_id.endswith(":0"))
             if head and _choices(kind, head, identity=True):
-                relevant = head
+                relevant, head_only = head, True
         role, needs = asked_role(question) if not identity else (None, frozenset())
         if role is not None and kind in (AnswerType.DATE, AnswerType.DURATION):
             # A term clause holds the term, its renewals and the notice side by side: the
@@ -254,6 +260,16 @@ def draft_answer(
                 return Draft(question, kind, Mode.NONE, evidence)
             return Draft(question, kind, Mode.VALUE, relevant, choices=tuple(typed))
         choices = _choices(kind, relevant, identity=identity)
+        if identity and kind is AnswerType.DATE:
+            # A filing stamp on every page ("Source: ACME INC., 10-K, 2/27/2020") or a date
+            # the agreement speaks of is not its own date: when some date is given by the
+            # words that date an agreement ("made as of", "dated", "effective"), only those
+            # are offered. (Measured on the 20 CUAD contracts: 2 of 5 wrong agreement dates
+            # were the stamp.)
+            own = [c for c in choices if _gives_own_date(c)]
+            if not own and head_only:
+                own = [c for c in _choices(kind, wider, identity=identity) if _gives_own_date(c)]
+            choices = own or choices
         if choices:
             alternatives = " | ".join(f'"{_quote(c.text)}"' for c in choices)
             repeat = ' ("; " value){0,2}' if kind is AnswerType.PARTY else ""
@@ -358,14 +374,33 @@ def conclude(
         citation = _span_citation(window, start, end, locate, scope)
         state = AnswerState.FOUND if citation.verified else AnswerState.UNCLEAR
         said = " ".join(window.item.text[start:end].split())
-        if not draft.messages and _negative(said) and not _negative(draft.question):
-            # Decided by the evidence, a Yes means "the document speaks to this". When the
-            # sentence it rests on is negative ("can't send trailers to HTTP/1.0 client" for
-            # "can it send trailers to an HTTP/1.0 client?"), a bare Yes could say the opposite
-            # of its source: the sentence is the answer, for the reader to weigh.
+        if not draft.messages and (
+            not _asks_presence(draft.question)
+            or (_negative(said) and not _negative(draft.question))
+        ):
+            # Decided by the evidence, a Yes means "the document speaks to this": right for
+            # "is there a non-compete clause?", not an answer to "can the distributor sell
+            # competing products?", where the sentence found may grant or forbid it. Nor when
+            # the sentence is negative ("can't send trailers to HTTP/1.0 client"): a bare Yes
+            # could say the opposite of its source. The sentence is the answer, to weigh.
             return Conclusion(state, f"The document says: “{said}” [{window.key}].", (citation,))
         return Conclusion(state, f"Yes [{window.key}].", (citation,))
     return _bound(draft, reply, scope=scope, locate=locate)
+
+
+# A question whether something is in the document at all: "Is there a cap on liability?",
+# "Does the agreement contain an audit clause?", "Are any warranties given?".
+_PRESENCE = re.compile(
+    r"^\s*(?:(?:is|are|was|were)\s+(?:there|any)\b|"
+    r"(?:does|do|did)\s+(?:\w+\s+){0,4}?(?:contain|include|have|provide\s+for|specify|"
+    r"mention|set\s+(?:out|forth)|state)\b|(?:is|are)\s+(?:\w+\s+){0,5}?"
+    r"(?:included|specified|mentioned|stated|provided|given|set\s+(?:out|forth))\b)",
+    re.IGNORECASE,
+)
+
+
+def _asks_presence(question: str) -> bool:
+    return bool(_PRESENCE.match(question))
 
 
 # A negative statement: "not", "never", "can't", "no one"; not "no later than" or "without"

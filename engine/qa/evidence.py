@@ -103,7 +103,6 @@ class Evidence:
     meaning: float | None = None  # the best cosine of its sentences with the question
     code: bool = False  # a window of source code (shown to the model with its line breaks)
     span: Locator | None = None  # its own page or lines, when known (else its passage's)
-    relevances: tuple[float, ...] = ()  # each sentence's relevance, parallel to `sentences`
 
     @property
     def text(self) -> str:
@@ -112,13 +111,6 @@ class Evidence:
     @property
     def doc_id(self) -> str:
         return self.item.doc_id
-
-    def relevance_at(self, offset: int) -> float:
-        """The relevance of the sentence holding `offset` (in `item.text`): 0 when unknown."""
-        for (a, b), r in zip(self.sentences, self.relevances, strict=False):
-            if a <= offset < b:
-                return r
-        return 0.0
 
 
 # The idf of a word found in ~2% of passages: a question needs about that much idf in common
@@ -310,8 +302,6 @@ def select_evidence(
     first; sentences scoring under `min_score` are left out."""
     chosen: dict[tuple[str, int], list[tuple[int, int, int, float]]] = {}
     relevance: dict[tuple[str, int, int], float] = {}
-    # every sentence's relevance, neighbours taken in as context too
-    every = {(s.item.chunk_id, s.start, s.end): s.relevance for s in ranked}
     meaning: dict[tuple[str, int, int], float] = {}
     by_item: dict[tuple[str, int], ContextItem] = {}
     spans_of: dict[tuple[str, int], tuple[tuple[int, int], ...]] = {}
@@ -400,7 +390,6 @@ def select_evidence(
             Evidence(
                 f"e{first_key + i}", item, start, end, sentences, score, best,
                 max(sims) if sims else None,
-                relevances=tuple(every.get((item.chunk_id, a, b), 0.0) for a, b in sentences),
             )
         )  # fmt: skip
     return out

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-__all__ = ["Role", "asked_role", "fits", "mentions", "role_of"]
+__all__ = ["Role", "asked_role", "fits", "gives_own_date", "mentions", "role_of"]
 
 
 class Role(StrEnum):
@@ -142,3 +142,20 @@ def fits(sentence: str, start: int, end: int, role: Role, needs: frozenset[Role]
     if found is not role and not (role is Role.TERM and found is None):
         return False
     return all(mentions(sentence, n) for n in needs)
+
+
+# The words that give an agreement its own date: "made and entered into as of March 29,
+# 1999", "dated June 26, 2015", "effective as of the 19th day of December, 2018".
+_OWN_DATE = re.compile(
+    r"\b(?:dated|made|entered\s+into|executed|signed|as\s+of|day\s+of|effective|"
+    r"(?:effective|agreement)\s+date(?:\s+of\s+this\s+\w+)?\s+(?:is|shall\s+be|will\s+be)|"
+    r"date\s*:)[\s,:(“\"]*(?:\s*the)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def gives_own_date(before: str) -> bool:
+    """Whether the words just before a date (`before`, the sentence up to it) make it the
+    agreement's own date, not a filing stamp ("Source: ACME INC., 10-K, 2/27/2020") or a
+    date the agreement speaks of."""
+    return bool(_OWN_DATE.search(" ".join(before[-80:].split())))

@@ -341,8 +341,9 @@ def test_an_answer_that_picks_an_offered_option_is_not_a_restatement() -> None:
 
 
 def test_a_yes_decided_by_negative_evidence_shows_the_sentence() -> None:
-    """Decided by the evidence, Yes means the document speaks to the question; when the
-    sentence it rests on is negative, the answer is that sentence, not a bare Yes."""
+    """Decided by the evidence, Yes means the document speaks to the question: a bare Yes
+    answers whether something is there at all; a question whether something can be done, or
+    a sentence that is negative, gets the sentence itself, not a Yes."""
     from engine.qa.compose import conclude, draft_answer
 
     code = _item("Trailers. We can't send trailers to an HTTP/1.0 client, so they are dropped.")
@@ -352,11 +353,28 @@ def test_a_yes_decided_by_negative_evidence_shows_the_sentence() -> None:
     assert said.state is AnswerState.FOUND
     assert said.text.startswith("The document says: “") and "can't send trailers" in said.text
     assert not said.text.startswith("Yes")
+    # the sentence speaks to the question but does not say yes (HTTP/1.1 is not HTTP/1.0)
     plain = _item("Trailers. Trailers are sent to an HTTP/1.1 client after the last chunk.")
     windows = select_evidence(rank_sentences(question, [plain]), budget=200, count=_count)
-    assert conclude(draft_answer(question, windows), "").text.startswith("Yes [")
+    said = conclude(draft_answer(question, windows), "")
+    assert said.state is AnswerState.FOUND
+    assert said.text.startswith("The document says: “Trailers. Trailers are sent to an HTTP/1.1")
+    # whether something is there at all: a Yes, cited
+    presence = "Is there a provision about sending trailers to a client?"
+    windows = select_evidence(rank_sentences(presence, [plain]), budget=200, count=_count)
+    assert conclude(draft_answer(presence, windows), "").text.startswith("Yes [")
     # a negative question keeps its plain Yes ("a requirement not to disparage")
     clause = _item("Non-Disparagement. Neither party shall disparage the other party.")
     asked = "Is there a requirement on a party not to disparage the counterparty?"
     windows = select_evidence(rank_sentences(asked, [clause]), budget=200, count=_count)
     assert conclude(draft_answer(asked, windows), "").text.startswith("Yes [")
+
+
+def test_party_candidates_are_names_not_descriptions_or_headings() -> None:
+    text = (
+        "JOINT VENTURE AGREEMENT BETWEEN KIROMIC BIOPHARMA Inc., a Delaware Company, Houston, "
+        "AND MOLIPHARMA S.R.L. an Italian Company seated in Campobasso. Acme Widgets Inc. "
+        "joins as guarantor."
+    )
+    names = [text[a:b] for a, b in candidate_spans(AnswerType.PARTY, text)]
+    assert names == ["KIROMIC BIOPHARMA Inc.", "MOLIPHARMA S.R.L.", "Acme Widgets Inc."]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from engine.qa.compose import Mode, conclude, draft_answer
 from engine.qa.evidence import rank_sentences, select_evidence
-from engine.qa.periods import Role, asked_role, fits, role_of
+from engine.qa.periods import Role, asked_role, fits, gives_own_date, role_of
 from engine.types import AnswerState, ContextItem
 from ingest.types import Locator
 
@@ -105,3 +105,39 @@ def test_a_document_without_a_renewal_has_no_renewal_term_nor_notice_of_one() ->
         # the termination notice and the payment period are not what was asked
         assert result.state is AnswerState.NOT_FOUND, (question, result.text)
         assert "thirty" not in result.text and "forty-five" not in result.text
+
+
+def test_an_agreements_own_date_is_the_one_its_words_give_not_a_filing_stamp() -> None:
+    assert gives_own_date("This Agreement is made and entered into as of the ")
+    assert gives_own_date("Once signed by both parties the effective date of this amendment is ")
+    assert not gives_own_date("Source: ACME HOLDINGS, INC., 10-K, ")
+    head = (
+        "SUPPLY AGREEMENT Source: ACME HOLDINGS, INC., 10-K, 2/27/2020 Confidential\n\n"
+        "This Supply Agreement is made and entered into as of November 2, 2019 by and between "
+        "Acme Holdings, Inc. and Globex Corp."
+    )
+    item = ContextItem(
+        key="", chunk_id="supply:0", document="supply.pdf",
+        locator=Locator(doc_id="supply", page=1), text=head, n_tokens=40, doc_id="supply",
+    )  # fmt: skip
+    question = "What is the date of this agreement?"
+    windows = select_evidence(
+        rank_sentences(question, [item]), budget=300, count=lambda t: len(t.split())
+    )
+    draft = draft_answer(question, windows)
+    assert [c.text for c in draft.choices] == ["November 2, 2019"]
+
+
+def test_a_period_said_without_a_number_is_a_value_and_a_fact() -> None:
+    from engine.qa.answer_types import AnswerType, candidate_spans
+    from engine.qa.facts import extract_facts
+
+    text = "It will automatically renew for one or more annual periods (each a Renewal Term)."
+    values = [text[a:b] for a, b in candidate_spans(AnswerType.DURATION, text)]
+    assert values == ["annual periods"]
+    at = text.index("annual periods")
+    assert role_of(text, at, at + len("annual periods")) is Role.RENEWAL
+    assert ("month", 12.0) in [f.value for f in extract_facts("a year-to-year basis")]
+    assert ("month", 1.0) in [f.value for f in extract_facts("on a month to month basis")]
+    # how often a fee is paid is not how long anything runs
+    assert not [f for f in extract_facts("The annual fee is $5.") if f.kind == "duration"]
