@@ -42,7 +42,7 @@ from engine.qa.instructions import (
     evidence_header,
     evidence_turn,
 )
-from engine.qa.periods import Role, asked_role, fits, gives_own_date
+from engine.qa.periods import Role, asked_role, dates_itself, fits, gives_own_date
 from engine.settings import Settings
 from engine.types import AnswerState, Citation
 
@@ -148,9 +148,12 @@ def _relevant(window: Evidence, kind: AnswerType, question_has_terms: bool) -> b
         if window.meaning is not None and window.meaning >= MIN_MEANING - 0.08:
             return True
     # Identity questions ("what is the date of this agreement?") share no words with their
-    # answer, which stands in the document's opening lines.
+    # answer, which stands in the document's opening lines (after a cover page and contents,
+    # the passage that dates the agreement: "This Agreement is entered into as of …").
     return kind in _OPENING_KINDS and (
-        window.item.chunk_id.endswith(":0") or not question_has_terms
+        window.item.chunk_id.endswith(":0")
+        or not question_has_terms
+        or (kind is AnswerType.DATE and dates_itself(window.text))
     )
 
 
@@ -168,6 +171,27 @@ def _of_role(choice: Choice, role: Role, needs: frozenset[Role]) -> bool:
     a, b = _sentence_of(choice.window, choice.start, choice.end)
     sentence = choice.window.item.text[a:b]
     return fits(sentence, choice.start - a, choice.end - a, role, needs)
+
+
+_OF_DOCUMENT = re.compile(
+    r"\b(?:this|the)\s+(?:agreement|contract|document|lease|amendment)\b", re.I
+)
+
+
+def _stamped(windows: Sequence[Evidence]) -> Callable[[Choice], bool]:
+    """Whether a date is page furniture: it recurs, with the same words before it, in more
+    than one of the windows' passages. A filed agreement carries "Source: ACME INC., 10-K,
+    2/27/2020" under every page, often run into the text around it; its date is not the
+    agreement's."""
+    texts = {w.item.chunk_id: " ".join(w.item.text.split()) for w in windows}
+
+    def stamped(choice: Choice) -> bool:
+        text = choice.window.item.text
+        lead = " ".join(text[max(0, choice.start - 40) : choice.end].split())
+        lead = lead[-(len(choice.text) + 25) :]
+        return sum(lead in t for t in texts.values()) > 1
+
+    return stamped
 
 
 def _choices(
@@ -260,16 +284,31 @@ def draft_answer(
                 return Draft(question, kind, Mode.NONE, evidence)
             return Draft(question, kind, Mode.VALUE, relevant, choices=tuple(typed))
         choices = _choices(kind, relevant, identity=identity)
-        if identity and kind is AnswerType.DATE:
-            # A filing stamp on every page ("Source: ACME INC., 10-K, 2/27/2020") or a date
-            # the agreement speaks of is not its own date: when some date is given by the
-            # words that date an agreement ("made as of", "dated", "effective"), only those
-            # are offered. (Measured on the 20 CUAD contracts: 2 of 5 wrong agreement dates
-            # were the stamp.)
-            own = [c for c in choices if _gives_own_date(c)]
-            if not own and head_only:
-                own = [c for c in _choices(kind, wider, identity=identity) if _gives_own_date(c)]
-            choices = own or choices
+        if kind is AnswerType.DATE:
+            # A filing stamp on every page ("Source: ACME INC., 10-K, 2/27/2020") is not a
+            # date the document states; nor, for its own date, a date it speaks of: when some
+            # date is given by the words that date an agreement ("made as of", "dated",
+            # "effective"), only those are offered, from the head first. (Measured on the 20
+            # CUAD contracts: 2 of 5 wrong agreement dates were the stamp.)
+            stamped = _stamped(evidence)
+            choices = [c for c in choices if not stamped(c)]
+            if identity:
+                own = [c for c in choices if _gives_own_date(c)]
+                if not own and head_only:
+                    own = [
+                        c
+                        for c in _choices(kind, wider, identity=identity)
+                        if _gives_own_date(c) and not stamped(c)
+                    ]
+                choices = own or choices
+                if not choices and _OF_DOCUMENT.search(question):
+                    # no date of its own in the evidence: a free answer to "what is the date
+                    # of this contract?" from the small model was a page number or a post
+                    # code (2 of 2 on CUAD)
+                    return Draft(question, kind, Mode.NONE, evidence)
+        # the windows the values stand in are shown (an own date found past the head too)
+        missing = [c.window for c in choices if not any(c.window is w for w in relevant)]
+        relevant = (*dict.fromkeys(missing), *relevant)
         if choices:
             alternatives = " | ".join(f'"{_quote(c.text)}"' for c in choices)
             repeat = ' ("; " value){0,2}' if kind is AnswerType.PARTY else ""

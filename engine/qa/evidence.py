@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.qa.answer_types import AnswerType, answer_type, holds
+from engine.qa.periods import dates_itself
 from engine.qa.sentences import split_sentences
 from engine.types import ContextItem
 from ingest.types import Locator
@@ -240,6 +241,8 @@ def rank_sentences(
             lead = heading_terms | set(question_terms(_lead_in(text)))
             head = sum(weight.get(t, 0.0) for t in unique if t in lead) / total
             typed = 1.0 if holds(kind, text) else 0.0
+            if typed and identity and kind is AnswerType.DATE and dates_itself(text):
+                typed = 2.0  # "This Agreement is entered into as of March 18, 2019"
             opening = 0.0
             if identity and item.chunk_id.endswith(":0"):
                 opening = 1.0 / (1.0 + index / 4)  # the first sentences of the document

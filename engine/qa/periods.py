@@ -23,7 +23,15 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-__all__ = ["Role", "asked_role", "fits", "gives_own_date", "mentions", "role_of"]
+__all__ = [
+    "Role",
+    "asked_role",
+    "dates_itself",
+    "fits",
+    "gives_own_date",
+    "mentions",
+    "role_of",
+]
 
 
 class Role(StrEnum):
@@ -159,3 +167,11 @@ def gives_own_date(before: str) -> bool:
     agreement's own date, not a filing stamp ("Source: ACME INC., 10-K, 2/27/2020") or a
     date the agreement speaks of."""
     return bool(_OWN_DATE.search(" ".join(before[-80:].split())))
+
+
+def dates_itself(text: str) -> bool:
+    """Whether some date in `text` is given by the words that date an agreement (its
+    opening: "This Agreement is entered into as of March 18, 2019")."""
+    from engine.qa.answer_types import AnswerType, candidate_spans
+
+    return any(gives_own_date(text[:a]) for a, _ in candidate_spans(AnswerType.DATE, text))

@@ -29,6 +29,7 @@ from engine.index.tree.read import TreeReader
 from engine.qa.fusion import Fusion, rrf, score_fusion
 from engine.qa.intent import Route, classify, is_identity
 from engine.qa.packing import Count, Order, chunk_item, node_item, pack
+from engine.qa.periods import dates_itself
 from engine.store import documents
 from engine.store.db import ProjectStore
 from engine.types import ContextItem, ItemKind, ItemRef, StoredChunk, SummaryNode
@@ -96,6 +97,7 @@ class Modes:
 
 
 _DEFINITIONS = 5  # symbol hits checked for a definition the question asks for
+_HEAD_CHUNKS = 8  # first chunks of a document searched for its opening words
 
 
 def _packable(ranked: list[ContextItem], budget: int) -> list[ContextItem]:
@@ -302,7 +304,17 @@ class HybridRetriever(Retriever):
                     break
             names = self.names()
             doc_ids = [d for p in prefixes for d in names if d.startswith(p)][:2]
-        return [c for d in doc_ids for c in self.store.doc_chunks(d, limit=1)]
+        out: list[StoredChunk] = []
+        for doc_id in doc_ids:
+            first = self.store.doc_chunks(doc_id, limit=_HEAD_CHUNKS)
+            out += first[:1]
+            # A cover page and a table of contents can fill the first chunks: the opening
+            # words ("This Agreement is entered into as of March 18, 2019 by and between …")
+            # are in the first chunk that dates the agreement.
+            opening = next((c for c in first[1:] if dates_itself(c.text)), None)
+            if opening is not None and not (first and dates_itself(first[0].text)):
+                out.append(opening)
+        return out
 
     def overview(
         self, question: str, *, budget: int, count: Count, exclude: frozenset[str]

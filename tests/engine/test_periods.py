@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from engine.qa.compose import Mode, conclude, draft_answer
 from engine.qa.evidence import rank_sentences, select_evidence
-from engine.qa.periods import Role, asked_role, fits, gives_own_date, role_of
+from engine.qa.periods import Role, asked_role, dates_itself, fits, gives_own_date, role_of
 from engine.types import AnswerState, ContextItem
 from ingest.types import Locator
 
@@ -141,3 +141,33 @@ def test_a_period_said_without_a_number_is_a_value_and_a_fact() -> None:
     assert ("month", 1.0) in [f.value for f in extract_facts("on a month to month basis")]
     # how often a fee is paid is not how long anything runs
     assert not [f for f in extract_facts("The annual fee is $5.") if f.kind == "duration"]
+
+
+def test_a_date_stamped_on_every_page_is_not_the_agreements_date() -> None:
+    def page(n: int, body: str) -> ContextItem:
+        text = f"{body}\nSource: ACME HOLDINGS, INC., 10-Q, 5/9/2019 Table of Contents"
+        return ContextItem(
+            key="", chunk_id=f"acme:{n}", document="acme.pdf",
+            locator=Locator(doc_id="acme", page=n + 1), text=text, n_tokens=30, doc_id="acme",
+        )  # fmt: skip
+
+    cover = page(0, "Acme Holdings Inc. and Globex Corp. Distributorship Agreement")
+    opening = page(
+        4,
+        "This DISTRIBUTORSHIP AGREEMENT is entered into as of March 18, 2019 (the Effective "
+        "Date) by and between Acme Holdings, Inc. and Globex Corp.",
+    )
+    later = page(9, "7.6 Late Payments. Interest accrues from the date due.")
+    assert dates_itself(opening.text) and not dates_itself(cover.text)
+    for question in ("What is the date of this contract?", "When is this contract effective?"):
+        ranked = rank_sentences(question, [cover, later, opening])
+        windows = select_evidence(ranked, budget=300, count=lambda t: len(t.split()))
+        draft = draft_answer(question, windows, has_terms=False)
+        assert [c.text for c in draft.choices] == ["March 18, 2019"], question
+    # with only the stamp in view, the document's own date is not found (not the stamp)
+    windows = select_evidence(
+        rank_sentences("What is the date of this contract?", [cover, later]),
+        budget=300, count=lambda t: len(t.split()),
+    )  # fmt: skip
+    draft = draft_answer("What is the date of this contract?", windows, has_terms=False)
+    assert draft.mode is Mode.NONE
