@@ -62,6 +62,7 @@ class Mode(StrEnum):
     VALUE = "value"  # choose among values read out of the evidence
     YESNO = "yesno"
     FREE = "free"  # sentences written from the evidence, each checked
+    QUOTE = "quote"  # the passage asked for, quoted as it stands: no model call
     NONE = "none"  # nothing relevant: not found, no model call
 
 
@@ -87,6 +88,7 @@ class Draft:
     grammar: str | None = None
     choices: tuple[Choice, ...] = ()
     max_tokens: int = 160
+    spans: tuple[tuple[Evidence, int, int], ...] = ()  # QUOTE: what is quoted (item offsets)
 
     def params(self, settings: Settings) -> GenerationParams:
         return GenerationParams(
@@ -257,6 +259,19 @@ def draft_answer(
     relevant = tuple(w for w in evidence if _relevant(w, kind, has_terms))
     if not relevant:
         return Draft(question, kind, Mode.NONE, evidence)
+    draft = _draft(question, kind, evidence, relevant, ask_model_yesno)
+    if asks_for_text(question) and draft.mode is not Mode.NONE:
+        return _quote_draft(draft, relevant)
+    return draft
+
+
+def _draft(
+    question: str,
+    kind: AnswerType,
+    evidence: tuple[Evidence, ...],
+    relevant: tuple[Evidence, ...],
+    ask_model_yesno: bool,
+) -> Draft:
     if kind in _VALUE_KINDS:
         identity = asks_identity(question, kind)
         wider, head_only = relevant, False
@@ -342,6 +357,44 @@ def draft_answer(
     return Draft(question, kind, Mode.FREE, relevant, _messages(relevant, question, kind))
 
 
+# A request for the document's own words: "Highlight the parts of this contract related to
+# 'Expiration Date'", "quote the termination clause", "show me the section on audits".
+_ASKS_TEXT = re.compile(
+    r"^\s*(?:please\s+)?(?:highlight|quote|show(?:\s+me)?|extract|cite|find|give(?:\s+me)?|"
+    r"copy)\b[^?.]{0,60}?\b(?:parts?|clauses?|sections?|provisions?|passages?|text|wording|"
+    r"language|paragraphs?|lines?)\b|\bwhat\s+does\s+the\s+[\w\s'-]{1,40}?\s+"
+    r"(?:clause|section|provision|paragraph)\s+say\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_text(question: str) -> bool:
+    """Whether a question asks for the document's own words rather than an answer."""
+    return bool(_ASKS_TEXT.search(question))
+
+
+def _quote_draft(draft: Draft, relevant: Sequence[Evidence]) -> Draft:
+    """The passage a request for text asks for, without the model: the sentence of the value
+    the question asks for when there is one ("… related to 'Renewal Term'. Details: what is
+    the renewal term?" quotes the renewal clause), then the best sentence of the best
+    windows."""
+    quoted: list[tuple[Evidence, int, int]] = []
+    for choice in draft.choices[:1]:
+        quoted.append((choice.window, *_sentence_of(choice.window, choice.start, choice.end)))
+    for window in relevant[:_QUOTED]:
+        if len(quoted) >= _QUOTED:
+            break
+        if any(w is window for w, _, _ in quoted):
+            continue
+        if quoted and window.relevance < MIN_RELEVANCE and (window.meaning or 0) < MIN_MEANING:
+            continue  # a second passage only when it is relevant in its own right
+        quoted.append((window, *best_sentence(window, draft.question)))
+    return Draft(draft.question, draft.kind, Mode.QUOTE, tuple(relevant), spans=tuple(quoted))
+
+
+_QUOTED = 2  # passages quoted for a request for text
+
+
 def _span_citation(
     window: Evidence,
     start: int,
@@ -390,6 +443,11 @@ def conclude(
     reply = reply.strip()
     if draft.mode is Mode.NONE or reply.upper().startswith(NOT_FOUND_REPLY):
         return Conclusion(AnswerState.NOT_FOUND, "", (), closest=draft.evidence[:3])
+    if draft.mode is Mode.QUOTE:
+        citations = tuple(_span_citation(w, a, b, locate, scope) for w, a, b in draft.spans)
+        lines = [f"“{' '.join(w.item.text[a:b].split())}” [{w.key}]" for w, a, b in draft.spans]
+        state = AnswerState.FOUND if any(c.verified for c in citations) else AnswerState.UNCLEAR
+        return Conclusion(state, "\n".join(lines), citations)
     if draft.mode is Mode.VALUE:
         # decided without the model (`draft.messages` empty): the one value typed to the question
         chosen = _picked(reply, draft.choices) if draft.messages else list(draft.choices[:1])

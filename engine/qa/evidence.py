@@ -127,7 +127,8 @@ _QUESTION_WORDS = frozenset(
     tell me please list give show find describe explain say says said state states stated
     contract agreement document documents clause clauses provision provisions section
     include includes including contain contains containing mention mentions
-    long much many often each every""".split()
+    long much many often each every highlight quote related relating regarding concerning
+    details""".split()
 )
 
 
@@ -145,6 +146,23 @@ _META_WORDS = {
     AnswerType.PARTY: frozenset("party parties who whom signed signatories".split()),
     AnswerType.PLACE: frozenset("where".split()),
 }
+
+
+_HUMP = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _words(text: str) -> list[str]:
+    """The words of `text`, lowercased; a code identifier also gives its parts after it
+    ("DEFAULT_MAX_INCOMPLETE_EVENT_SIZE" → … "incomplete", "event", "size"; "PathSpec" →
+    "path", "spec"), so that a question in plain words finds the line that names them."""
+    out = []
+    for token in _TERM.findall(text):
+        out.append(token.lower())
+        if "_" in token or (token[1:] != token[1:].lower() and token != token.upper()):
+            parts = [p.lower() for chunk in token.split("_") for p in _HUMP.findall(chunk)]
+            if len(parts) > 1:
+                out += [p for p in parts if len(p) > 1]
+    return out
 
 
 def question_terms(question: str, kind: AnswerType | None = None) -> list[str]:
@@ -225,7 +243,7 @@ def rank_sentences(
         heading_terms = set(question_terms(" ".join(item.locator.heading_path)))
         for index, (start, end) in enumerate(spans):
             text = item.text[start:end]
-            words = _stems([w for w in _TERM.findall(text.lower())])
+            words = _stems(_words(text))
             present = set(words)
             held = sum(weight.get(t, 0.0) for t in unique if t in present)
             share = held / total

@@ -378,3 +378,23 @@ def test_party_candidates_are_names_not_descriptions_or_headings() -> None:
     )
     names = [text[a:b] for a, b in candidate_spans(AnswerType.PARTY, text)]
     assert names == ["KIROMIC BIOPHARMA Inc.", "MOLIPHARMA S.R.L.", "Acme Widgets Inc."]
+
+
+def test_code_identifiers_are_found_by_their_words() -> None:
+    code = ContextItem(
+        key="",
+        chunk_id="h:0",
+        document="h11/_connection.py",
+        locator=Locator(doc_id="h", line_start=1, line_end=6),
+        text=(
+            "import enum\n\n"
+            "DEFAULT_MAX_INCOMPLETE_EVENT_SIZE = 16 * 1024\n\n"
+            "def _keep_alive(event):\n    return event.headers\n"
+        ),
+        n_tokens=30,
+        doc_id="h",
+    )
+    question = "What is the default size limit of an incomplete event?"
+    ranked = rank_sentences(question, [code], code=lambda _item: True)
+    assert ranked[0].text.startswith("DEFAULT_MAX_INCOMPLETE_EVENT_SIZE")
+    assert ranked[0].relevance >= 0.5

@@ -171,3 +171,26 @@ def test_a_date_stamped_on_every_page_is_not_the_agreements_date() -> None:
     )  # fmt: skip
     draft = draft_answer("What is the date of this contract?", windows, has_terms=False)
     assert draft.mode is Mode.NONE
+
+
+def test_a_request_for_the_text_is_answered_with_the_text_itself() -> None:
+    from engine.qa.compose import asks_for_text
+
+    assert asks_for_text(
+        'Highlight the parts (if any) of this contract related to "Renewal Term" that should '
+        "be reviewed by a lawyer. Details: What is the renewal term after the initial term?"
+    )
+    assert asks_for_text("Quote the governing law clause.")
+    assert asks_for_text("What does the termination clause say?")
+    assert not asks_for_text("What is the renewal term?")
+    question = (
+        'Highlight the parts of this lease related to "Renewal Term". Details: How long is '
+        "each renewal period?"
+    )
+    draft = draft_answer(question, _windows(question, TERM_CLAUSE))
+    assert draft.mode is Mode.QUOTE and not draft.messages  # no model call
+    result = conclude(draft, "", scope=["lease"])
+    assert result.state is AnswerState.FOUND
+    first = result.text.splitlines()[0]
+    assert first.startswith("“Thereafter it renews automatically for successive periods")
+    assert result.citations[0].quote in TERM_CLAUSE and result.citations[0].verified
