@@ -916,7 +916,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--code", type=int, default=100, help="code QA questions")
     parser.add_argument("--max-answer-tokens", type=int, default=160)
     parser.add_argument("--score-only", action="store_true", help="score what is recorded")
-    parser.add_argument("--fresh", action="store_true", help="forget recorded answers")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="answer again what this run asks (its systems and parts)",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help=f"results file (default {OUT})")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -928,8 +932,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"peer venv not found ({PEER_PYTHON}, see bench/peer_answers.py): peer skipped.")
         systems.remove("peer")
     records_dir = WORK / "records"
-    if args.fresh:
-        shutil.rmtree(records_dir, ignore_errors=True)
     records_dir.mkdir(parents=True, exist_ok=True)
 
     corpora: list[tuple[Corpus, Any]] = []
@@ -951,6 +953,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("data not found: nothing to measure.")
         return 0
 
+    if args.fresh and not args.score_only:
+        # only what this run answers again: the other systems' and parts' records stay
+        for system in systems:
+            for corpus, _ in corpora:
+                (records_dir / f"{corpus.part}-{system}.jsonl").unlink(missing_ok=True)
     log = WORK / "runs.jsonl"  # every run's machine figures, kept across resumed runs
     if not args.score_only:
         load0 = os.getloadavg()
