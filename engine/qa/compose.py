@@ -388,11 +388,15 @@ def _quote_draft(draft: Draft, relevant: Sequence[Evidence]) -> Draft:
             continue
         if quoted and window.relevance < MIN_RELEVANCE and (window.meaning or 0) < MIN_MEANING:
             continue  # a second passage only when it is relevant in its own right
-        quoted.append((window, *best_sentence(window, draft.question)))
+        start, end = best_sentence(window, draft.question)
+        if quoted and len(window.item.text[start:end].split()) < _QUOTE_WORDS:
+            continue  # a heading or a contents line ("14.1 Governing Law") adds nothing
+        quoted.append((window, start, end))
     return Draft(draft.question, draft.kind, Mode.QUOTE, tuple(relevant), spans=tuple(quoted))
 
 
 _QUOTED = 2  # passages quoted for a request for text
+_QUOTE_WORDS = 8  # a second quote is a sentence, not a heading
 
 
 def _span_citation(

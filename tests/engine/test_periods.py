@@ -194,3 +194,24 @@ def test_a_request_for_the_text_is_answered_with_the_text_itself() -> None:
     first = result.text.splitlines()[0]
     assert first.startswith("“Thereafter it renews automatically for successive periods")
     assert result.citations[0].quote in TERM_CLAUSE and result.citations[0].verified
+
+
+def test_a_quote_leaves_out_a_contents_line() -> None:
+    clause = ContextItem(
+        key="", chunk_id="g:9", document="g.pdf", locator=Locator(doc_id="g", page=9),
+        text="14.1 Governing Law. This Agreement shall be governed by the laws of the State of "
+        "New York, without regard to its conflict of laws rules.",
+        n_tokens=30, doc_id="g",
+    )  # fmt: skip
+    contents = ContextItem(
+        key="", chunk_id="g:0", document="g.pdf", locator=Locator(doc_id="g", page=1),
+        text="CONTENTS\n14.1 Governing Law 53", n_tokens=6, doc_id="g",
+    )  # fmt: skip
+    question = "Quote the governing law clause."
+    windows = select_evidence(
+        rank_sentences(question, [clause, contents]), budget=300,
+        count=lambda t: len(t.split()),
+    )  # fmt: skip
+    result = conclude(draft_answer(question, windows), "", scope=["g"])
+    assert result.text.startswith("“14.1 Governing Law. This Agreement shall be governed")
+    assert len(result.citations) == 1  # not the contents line too
