@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from engine.qa.facts import extract_facts
+from engine.qa.facts import PERIODIC, extract_facts
 
 __all__ = ["AnswerType", "answer_type", "holds"]
 
@@ -134,13 +134,6 @@ _DURATION_SPAN = re.compile(
     r"(?:days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )
-# A period said without a number: "renews for successive annual periods", "continues on a
-# year-to-year basis", "month to month".
-_PERIODIC_SPAN = re.compile(
-    r"\b(?:annual|yearly|monthly)\s+(?:periods?|terms?|basis|renewals?|increments?)\b|"
-    r"\b(?:year|month)[- ]to[- ](?:year|month)(?:\s+basis)?\b",
-    re.IGNORECASE,
-)
 _PERPETUAL_SPAN = re.compile(
     r"\b(?:perpetual(?:ly)?|in perpetuity|indefinitely|until terminated(?: [a-z ]{0,40})?)\b",
     re.IGNORECASE,
@@ -203,7 +196,7 @@ def candidate_spans(kind: AnswerType, text: str) -> list[tuple[int, int]]:
     elif kind is AnswerType.DURATION:
         spans += [m.span() for m in _DURATION_SPAN.finditer(text)]
         spans += [m.span() for m in _PERPETUAL_SPAN.finditer(text)]
-        spans += [m.span() for m in _PERIODIC_SPAN.finditer(text)]
+        spans += [m.span() for m in PERIODIC.finditer(text)]  # "annual periods"
     elif kind is AnswerType.AMOUNT:
         spans += [m.span() for m in _AMOUNT_SPAN.finditer(text)]
     elif kind is AnswerType.PLACE:

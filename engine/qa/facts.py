@@ -207,13 +207,14 @@ _UNIT = re.compile(
 _UNIT_DAYS = {"hour": 1 / 24, "day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
 
 
-# A period said without a number ("annual periods", "year-to-year", "month to month"): one
-# year or one month, so that "renews annually" and "one (1) year renewal periods" agree.
-# (Not "monthly fee" or "annual report": an adjective of a fee says how often, not how long.)
-_PERIODIC = re.compile(
-    r"\b(?:(?P<year>(?:annual|yearly)(?=\s+(?:periods?|terms?|basis|renewals?|increments?)\b)|"
-    r"year[- ]to[- ]year)|(?P<month>monthly(?=\s+(?:periods?|terms?|basis|renewals?)\b)|"
-    r"month[- ]to[- ]month))\b",
+# A period said without a number ("renews for annual periods", "on a year-to-year basis",
+# "month to month"): one year or one month, so that "renews for annual periods" and "one (1)
+# year renewal periods" agree. (Not "monthly fee" or "annual report": an adjective of a fee
+# says how often, not how long.) The answer step offers the same phrases as values.
+PERIODIC = re.compile(
+    r"\b(?:(?P<year>(?:annual|yearly)\s+(?:periods?|terms?|basis|renewals?|increments?)|"
+    r"year[- ]to[- ]year(?:\s+basis)?)|(?P<month>monthly\s+(?:periods?|terms?|basis|renewals?|"
+    r"increments?)|month[- ]to[- ]month(?:\s+basis)?))\b",
     re.IGNORECASE,
 )
 
@@ -315,7 +316,7 @@ def extract_facts(text: str) -> tuple[Fact, ...]:
             )
         else:
             facts.append((m.start(), Fact("number", m.group().strip(), (value,))))
-    for m in _PERIODIC.finditer(rest):
+    for m in PERIODIC.finditer(rest):
         months = 12.0 if m.group("year") else 1.0
         facts.append((m.start(), Fact("duration", m.group(), ("month", months))))
     for name in _names(_mask(rest, [(m.start(), m.end()) for m in _NUMBER.finditer(rest)])):

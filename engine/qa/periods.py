@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from engine.qa.answer_types import AnswerType, candidate_spans
+
 __all__ = [
     "Role",
     "asked_role",
@@ -172,6 +174,4 @@ def gives_own_date(before: str) -> bool:
 def dates_itself(text: str) -> bool:
     """Whether some date in `text` is given by the words that date an agreement (its
     opening: "This Agreement is entered into as of March 18, 2019")."""
-    from engine.qa.answer_types import AnswerType, candidate_spans
-
     return any(gives_own_date(text[:a]) for a, _ in candidate_spans(AnswerType.DATE, text))

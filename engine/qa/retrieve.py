@@ -308,11 +308,13 @@ class HybridRetriever(Retriever):
         for doc_id in doc_ids:
             first = self.store.doc_chunks(doc_id, limit=_HEAD_CHUNKS)
             out += first[:1]
+            if not first or dates_itself(first[0].text):
+                continue
             # A cover page and a table of contents can fill the first chunks: the opening
             # words ("This Agreement is entered into as of March 18, 2019 by and between …")
             # are in the first chunk that dates the agreement.
             opening = next((c for c in first[1:] if dates_itself(c.text)), None)
-            if opening is not None and not (first and dates_itself(first[0].text)):
+            if opening is not None:
                 out.append(opening)
         return out
 
