@@ -22,24 +22,17 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 import os
-import platform
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from bench.report import table, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(os.environ.get("TOMES_BENCH_DIR", ROOT.parent / "shared" / "bench"))
 OUT = ROOT / "bench" / "results" / "periods.json"
 CATEGORIES = ("Expiration Date", "Renewal Term", "Notice Period to Terminate Renewal")
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in [header, *rows]:
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
 
 
 def _column(row: dict[str, str], name: str, answer: bool = False) -> str:
@@ -119,27 +112,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             cases.append({"file": row["Filename"], "category": cat, "gold": gold.answer,
                           "first": ok_first, "by_role": ok_role})  # fmt: skip
     print(f"\nCUAD term clauses of {len(rows)} contracts outside the benchmark's twenty:")
-    table = []
+    lines = []
     for cat, t in tally.items():
         n = t["n"] or 1
-        table.append([cat, t["n"], f"{t['first'] / n:.1%}", f"{t['role'] / n:.1%}",
+        lines.append([cat, t["n"], f"{t['first'] / n:.1%}", f"{t['role'] / n:.1%}",
                       t["no_value"]])  # fmt: skip
     n_all = sum(t["n"] for t in tally.values()) or 1
-    table.append(["all", n_all, f"{sum(t['first'] for t in tally.values()) / n_all:.1%}",
+    lines.append(["all", n_all, f"{sum(t['first'] for t in tally.values()) / n_all:.1%}",
                   f"{sum(t['role'] for t in tally.values()) / n_all:.1%}",
                   sum(t["no_value"] for t in tally.values())])  # fmt: skip
-    _table(["category", "clauses", "first value", "by role", "no value of role"], table)
-    result = {
-        "bench": "periods",
-        "when": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}",
-        "seconds": round(time.perf_counter() - started, 1),
-        "tally": tally,
-        "cases": cases,
-    }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    print(f"wrote {OUT}")
+    table(["category", "clauses", "first value", "by role", "no value of role"], lines)
+    write_result(OUT, "periods", started, tally=tally, cases=cases)
     return 0
 
 

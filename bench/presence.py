@@ -21,14 +21,13 @@ the project is kept in bench/.work/new-home (the one bench/answers.py uses).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from bench.report import table, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(os.environ.get("TOMES_BENCH_DIR", ROOT.parent / "shared" / "bench"))
@@ -62,12 +61,6 @@ def _accuracy(cases: Sequence[Case], rel: float, mean: float) -> float:
         return 0.0
     hits = sum(((c.relevance >= rel) or (c.meaning >= mean)) == c.present for c in cases)
     return hits / len(cases)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in [header, *rows]:
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
 
 
 def collect(contract_ids: Sequence[int]) -> list[Case]:
@@ -154,22 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append([name, rel, "off" if mean > 1 else mean, f"{d:.1%}", f"{t:.1%}"])
         result_rules.append({"rule": name, "min_relevance": rel, "min_meaning": mean,
                              "dev_accuracy": d, "test_accuracy": t})  # fmt: skip
-    _table(["rule", "min relevance", "min meaning", "dev acc", "test acc"], rows)
+    table(["rule", "min relevance", "min meaning", "dev acc", "test acc"], rows)
     present = sum(c.present for c in test)
     print(f"test: {present} of {len(test)} clauses present")
-    result = {
-        "bench": "presence",
-        "when": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}",
-        "dev": args.dev,
-        "test": args.test,
-        "seconds": round(time.perf_counter() - started, 1),
-        "rules": result_rules,
-        "cases": [asdict(c) for c in cases],
-    }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    print(f"wrote {OUT}")
+    write_result(
+        OUT, "presence", started, dev=args.dev, test=args.test, rules=result_rules,
+        cases=[asdict(c) for c in cases],
+    )  # fmt: skip
     return 0
 
 
