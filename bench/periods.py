@@ -11,7 +11,10 @@ reads every date and duration out of each marked clause as the answer step does
 (`engine.qa.answer_types.candidate_spans`), and answers CUAD's question for that category
 with the first value of the clause:
 - "first value": whatever value comes first (the answer step's order without roles);
-- "by role": the first value whose role (`engine.qa.periods`) is the one the question asks.
+- "by role": the first value whose role (`engine.qa.periods`) is the one the question asks;
+- "term clause first": as the answer step does, for the term itself, the values of a sentence
+  that states the agreement's own term first (`engine.qa.term_end.states_term`), not a
+  licence's or a cure period's.
 Each is scored as bench/answers.py scores an answer (`bench.cuad_gold.score_value`); a clause
 with no value of the asked role counts as a miss for "by role". Redacted answers are left out.
 Prints a table and writes bench/results/periods.json. Needs ../shared/bench/cuad (or
@@ -74,14 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"CUAD annotations not found in {master.parent}: nothing to measure.")
         return 0
     from bench.cuad_gold import QUESTIONS, Gold, load_contracts, score_value
-    from engine.qa.periods import asked_role, fits
+    from engine.qa.periods import Role, asked_role, fits
+    from engine.qa.term_end import states_term
 
     started = time.perf_counter()
     seen = {c.name.lower()[:40] for c in load_contracts(BENCH)}  # also fills QUESTIONS
     csv.field_size_limit(1 << 30)
     with master.open(encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["Filename"].lower()[:40] not in seen]
-    tally = {c: {"n": 0, "first": 0, "role": 0, "no_value": 0} for c in CATEGORIES}
+    tally = {c: {"n": 0, "first": 0, "role": 0, "term": 0, "no_value": 0} for c in CATEGORIES}
     cases = []
     for row in rows:
         golds = {
@@ -99,29 +103,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not values or role is None:
                 continue
             first = values[0]
-            by_role = next((v for v in values if fits(v[2], v[0], v[1], role, needs)), None)
+            typed = [v for v in values if fits(v[2], v[0], v[1], role, needs)]
+            by_role = typed[0] if typed else None
+            if role is Role.TERM:
+                typed.sort(key=lambda v: not states_term(v[2]))
+            by_term = typed[0] if typed else None
             ok_first = score_value(cat, first[2][first[0] : first[1]], gold, golds)
             ok_role = by_role is not None and score_value(
                 cat, by_role[2][by_role[0] : by_role[1]], gold, golds
+            )
+            ok_term = by_term is not None and score_value(
+                cat, by_term[2][by_term[0] : by_term[1]], gold, golds
             )
             t = tally[cat]
             t["n"] += 1
             t["first"] += ok_first
             t["role"] += ok_role
+            t["term"] += ok_term
             t["no_value"] += by_role is None
             cases.append({"file": row["Filename"], "category": cat, "gold": gold.answer,
-                          "first": ok_first, "by_role": ok_role})  # fmt: skip
+                          "first": ok_first, "by_role": ok_role, "term_first": ok_term})  # fmt: skip
     print(f"\nCUAD term clauses of {len(rows)} contracts outside the benchmark's twenty:")
     lines = []
     for cat, t in tally.items():
         n = t["n"] or 1
         lines.append([cat, t["n"], f"{t['first'] / n:.1%}", f"{t['role'] / n:.1%}",
-                      t["no_value"]])  # fmt: skip
+                      f"{t['term'] / n:.1%}", t["no_value"]])  # fmt: skip
     n_all = sum(t["n"] for t in tally.values()) or 1
     lines.append(["all", n_all, f"{sum(t['first'] for t in tally.values()) / n_all:.1%}",
                   f"{sum(t['role'] for t in tally.values()) / n_all:.1%}",
+                  f"{sum(t['term'] for t in tally.values()) / n_all:.1%}",
                   sum(t["no_value"] for t in tally.values())])  # fmt: skip
-    table(["category", "clauses", "first value", "by role", "no value of role"], lines)
+    table(
+        ["category", "clauses", "first value", "by role", "term clause first", "no value of role"],
+        lines,
+    )
     write_result(OUT, "periods", started, tally=tally, cases=cases)
     return 0
 

@@ -29,12 +29,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from engine.llm.backends.base import ChatMessage, GenerationParams
 from engine.qa.answer_types import AnswerType, answer_type, candidate_spans
 from engine.qa.binding import Locate, best_sentence, bind_answer
-from engine.qa.evidence import Evidence, asks_identity
+from engine.qa.evidence import Evidence, asks_identity, asks_term
+from engine.qa.facts import add_period
 from engine.qa.instructions import (
     CHOOSE_SYSTEM,
     NOT_FOUND_REPLY,
@@ -43,6 +45,13 @@ from engine.qa.instructions import (
     evidence_turn,
 )
 from engine.qa.periods import Role, asked_role, dates_itself, fits, gives_own_date
+from engine.qa.term_end import (
+    anniversary_spans,
+    counted_from,
+    period_of,
+    start_date,
+    states_term,
+)
 from engine.settings import Settings
 from engine.types import AnswerState, Citation
 
@@ -89,6 +98,12 @@ class Draft:
     choices: tuple[Choice, ...] = ()
     max_tokens: int = 160
     spans: tuple[tuple[Evidence, int, int], ...] = ()  # QUOTE: what is quoted (item offsets)
+    # VALUE: the date the chosen period ends on, counted from the start date (choices: the
+    # period, then the start); see `engine.qa.term_end`
+    counted: date | None = None
+    # VALUE: words before the value ("The term is open-ended: it runs "); with `counted`, the
+    # words before the start date ("the Effective Date is")
+    lead: str = ""
 
     def params(self, settings: Settings) -> GenerationParams:
         return GenerationParams(
@@ -169,6 +184,65 @@ def _gives_own_date(choice: Choice) -> bool:
     return gives_own_date(choice.window.item.text[a : choice.start])
 
 
+# "On what date will the initial term expire?" is typed a period by its "term"; the date is
+# what it asks for.
+_OPEN_ENDED = re.compile(r"(?:until|indefinite|perpetu|in perpetuity)", re.IGNORECASE)
+_EFFECTIVE_BEFORE = re.compile(r"\beffective\b", re.IGNORECASE)
+_EFFECTIVE_AFTER = re.compile(r"^[\s,]*\(?\s*(?:the\s+|this\s+)?[\"“']?effective\s+date", re.I)
+
+
+def _given_as_effective(choice: Choice) -> bool:
+    """Whether a date is given as the Effective Date: "effective as of May 6, 2019",
+    "Effective Date: 11/4/10", "May 6, 2019 (the "Effective Date")"."""
+    text = choice.window.item.text
+    before = text[max(0, choice.start - 60) : choice.start]
+    return bool(
+        _EFFECTIVE_BEFORE.search(before)
+        or _EFFECTIVE_AFTER.match(text[choice.end : choice.end + 40])
+    )
+
+
+_ASKS_DATE = re.compile(r"\b(?:date|when)\b", re.IGNORECASE)
+
+
+def _sentence(choice: Choice) -> str:
+    a, b = _sentence_of(choice.window, choice.start, choice.end)
+    return choice.window.item.text[a:b]
+
+
+def _counted_end(term: Choice, evidence: Sequence[Evidence]) -> tuple[date, Choice, str] | None:
+    """The date a term ends on when it is a period counted from the agreement's own date
+    ("until the fifth (5th) anniversary of the Effective Date", "for three (3) years from the
+    date hereof"), with the choice that gives the start date; None otherwise."""
+    period = period_of(term.text)
+    if period is None:
+        return None
+    a, _ = _sentence_of(term.window, term.start, term.end)
+    # with the sentence before it in the window: "This Agreement is effective on the
+    # Effective Date. Unless earlier terminated, it continues for an initial term of …"
+    a = max(term.window.start, max((s for s, e in term.window.sentences if e <= a), default=a))
+    anchor = counted_from(term.window.item.text[a:], term.start - a, term.end - a)
+    if anchor is None:
+        return None
+    stamped = _stamped(evidence)
+    starts = [
+        c
+        for c in _choices(AnswerType.DATE, evidence, identity=True)
+        if _gives_own_date(c) and not stamped(c) and start_date(c.text) is not None
+    ]
+    if "effective" in anchor.lower():
+        # counted from "the Effective Date": a date the document gives as that, not a date
+        # it is merely dated ("Dated 05/05/98" where the Effective Date is an approval)
+        starts = [c for c in starts if _given_as_effective(c)]
+    if not starts:
+        return None
+    start = starts[0]
+    begun = start_date(start.text)
+    end = add_period(begun, period) if begun is not None else None
+    said = "the Effective Date is" if "effective" in anchor.lower() else "the agreement is dated"
+    return (end, start, said) if end is not None else None
+
+
 def _of_role(choice: Choice, role: Role, needs: frozenset[Role]) -> bool:
     a, b = _sentence_of(choice.window, choice.start, choice.end)
     sentence = choice.window.item.text[a:b]
@@ -216,7 +290,10 @@ def _choices(
     seen: set[str] = set()
     for window in windows:
         text = window.item.text
-        spans = sorted({s for k in kinds for s in candidate_spans(k, window.text)})
+        found = {s for k in kinds for s in candidate_spans(k, window.text)}
+        if len(kinds) > 1:  # a term also ends "on the fifth (5th) anniversary of the …"
+            found.update(anniversary_spans(window.text))
+        spans = sorted(found)
         for a, b in spans:
             start, end = window.start + a, window.start + b
             value = " ".join(text[start:end].split())
@@ -256,7 +333,13 @@ def draft_answer(
     with the small embedded model)."""
     kind = kind or answer_type(question)
     evidence = tuple(evidence)
-    relevant = tuple(w for w in evidence if _relevant(w, kind, has_terms))
+    term = asks_term(question, kind)
+    relevant = tuple(
+        w
+        for w in evidence
+        # the clause that states the agreement's term answers when it ends, in whatever words
+        if _relevant(w, kind, has_terms) or (term and states_term(w.text))
+    )
     if not relevant:
         return Draft(question, kind, Mode.NONE, evidence)
     draft = _draft(question, kind, evidence, relevant, ask_model_yesno)
@@ -292,12 +375,27 @@ def _draft(
             # periods.py): 77% right this way, 65% taking the first value; the embedded
             # model, choosing among all values, was right less often than the first value.
             typed = _choices(
-                kind, relevant, identity=False, limit=1,
+                kind, relevant, identity=False,
                 keep=lambda c: _of_role(c, role, needs),
             )  # fmt: skip
+            if role is Role.TERM:
+                # the agreement's own term before a licence's, a warranty's or a cure period
+                # that a relevant sentence also states ("within seven (7) calendar days")
+                typed.sort(key=lambda c: not states_term(_sentence(c)))
             if not typed:
                 return Draft(question, kind, Mode.NONE, evidence)
-            return Draft(question, kind, Mode.VALUE, relevant, choices=tuple(typed))
+            counted = _counted_end(typed[0], evidence) if role is Role.TERM else None
+            if counted is not None and (kind is AnswerType.DATE or _ASKS_DATE.search(question)):
+                end, start, said = counted
+                shown = (*dict.fromkeys((typed[0].window, start.window)), *relevant)
+                return Draft(
+                    question, kind, Mode.VALUE, tuple(dict.fromkeys(shown)),
+                    choices=(typed[0], start), counted=end, lead=said,
+                )  # fmt: skip
+            lead = ""
+            if role is Role.TERM and _OPEN_ENDED.match(typed[0].text):
+                lead = "The term is open-ended: it runs "  # "perpetually", "until terminated"
+            return Draft(question, kind, Mode.VALUE, relevant, choices=tuple(typed[:1]), lead=lead)
         choices = _choices(kind, relevant, identity=identity)
         if kind is AnswerType.DATE:
             # A filing stamp on every page ("Source: ACME INC., 10-K, 2/27/2020") is not a
@@ -425,6 +523,15 @@ def _cite(choice: Choice, locate: Locate | None, scope: Collection[str] | None) 
     return _span_citation(choice.window, start, end, locate, scope)
 
 
+def _written(day: date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _as_clause(period: str) -> str:
+    """ "five (5) years" as "for five (5) years"; "the fifth anniversary of …" as "until …"."""
+    return f"until {period}" if "anniversary" in period.lower() else f"for {period}"
+
+
 def _with_cosignatories(chosen: Sequence[Choice], choices: Sequence[Choice]) -> list[Choice]:
     """Parties are named together ("by and between A and B"): with each party the model
     chose, the other parties named in the same passage (at most four in all)."""
@@ -452,6 +559,16 @@ def conclude(
         lines = [f"“{' '.join(w.item.text[a:b].split())}” [{w.key}]" for w, a, b in draft.spans]
         state = AnswerState.FOUND if any(c.verified for c in citations) else AnswerState.UNCLEAR
         return Conclusion(state, "\n".join(lines), citations)
+    if draft.mode is Mode.VALUE and draft.counted is not None:
+        term, begun = draft.choices[:2]
+        citations = (_cite(term, locate, scope), _cite(begun, locate, scope))
+        text = (
+            f"{_written(draft.counted)}: the term runs {_as_clause(term.text)} "
+            f"[{term.window.key}]; {draft.lead} {begun.text} "
+            f"[{begun.window.key}]."
+        )
+        state = AnswerState.FOUND if all(c.verified for c in citations) else AnswerState.UNCLEAR
+        return Conclusion(state, text, citations)
     if draft.mode is Mode.VALUE:
         # decided without the model (`draft.messages` empty): the one value typed to the question
         chosen = _picked(reply, draft.choices) if draft.messages else list(draft.choices[:1])
@@ -463,7 +580,7 @@ def conclude(
             chosen = _with_cosignatories(chosen, draft.choices)
         citations = tuple(_cite(c, locate, scope) for c in chosen)
         keys = ", ".join(dict.fromkeys(c.key for c in citations))
-        text = "; ".join(c.text for c in chosen) + f" [{keys}]."
+        text = draft.lead + "; ".join(c.text for c in chosen) + f" [{keys}]."
         verified = any(c.verified for c in citations)
         state = AnswerState.FOUND if verified else AnswerState.UNCLEAR
         return Conclusion(state, text, citations)

@@ -37,8 +37,9 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.qa.answer_types import AnswerType, answer_type, holds
-from engine.qa.periods import dates_itself
+from engine.qa.periods import Role, asked_role, dates_itself
 from engine.qa.sentences import split_sentences
+from engine.qa.term_end import states_term
 from engine.types import ContextItem
 from ingest.types import Locator
 
@@ -47,6 +48,7 @@ __all__ = [
     "ScoredSentence",
     "Weights",
     "asks_identity",
+    "asks_term",
     "question_terms",
     "rank_sentences",
     "select_evidence",
@@ -202,6 +204,16 @@ def asks_identity(question: str, kind: AnswerType) -> bool:
     return kind is AnswerType.DATE and not _NOT_IDENTITY.search(question)
 
 
+def asks_term(question: str, kind: AnswerType) -> bool:
+    """Whether a question asks how long the agreement itself runs or when it ends ("On what
+    date will the initial term expire?"), not a renewal or a notice."""
+    return (
+        kind in (AnswerType.DATE, AnswerType.DURATION)
+        and not asks_identity(question, kind)
+        and asked_role(question)[0] is Role.TERM
+    )
+
+
 # --------------------------------------------------------------------------------- ranking
 def rank_sentences(
     question: str,
@@ -235,6 +247,7 @@ def rank_sentences(
     total = max(sum(weight.get(t, 0.0) for t in unique), floor) or 1.0
     pairs = {frozenset((a, b)) for a, b in itertools.pairwise(terms) if a != b}
     identity = asks_identity(question, kind)
+    term = asks_term(question, kind)
     out: list[ScoredSentence] = []
     parts: list[tuple[ScoredSentence, float]] = []
     for rank, item in enumerate(passages):
@@ -261,6 +274,8 @@ def rank_sentences(
             typed = 1.0 if holds(kind, text) else 0.0
             if typed and identity and kind is AnswerType.DATE and dates_itself(text):
                 typed = 2.0  # "This Agreement is entered into as of March 18, 2019"
+            if term and states_term(text):
+                typed = 2.0  # "The term of this Agreement … shall continue until …"
             opening = 0.0
             if identity and item.chunk_id.endswith(":0"):
                 opening = 1.0 / (1.0 + index / 4)  # the first sentences of the document

@@ -21,15 +21,19 @@ having been chosen for the question.
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Literal
 
 __all__ = [
+    "ORDINAL_WORDS",
     "ClaimCheck",
     "Fact",
+    "add_period",
     "check_claim",
     "content_stems",
     "extract_facts",
@@ -90,10 +94,10 @@ _TENS = {
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
-_ORDINAL_WORDS = {
+ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
     "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
-    "fourteenth": 14, "fifteenth": 15, "twentieth": 20, "thirtieth": 30,
+    "fourteenth": 14, "fifteenth": 15, "twentieth": 20, "twenty-fifth": 25, "thirtieth": 30,
 }  # fmt: skip
 _NUMBER_WORDS = sorted(
     [*(u for u in _UNITS if len(u) > 2), *_TENS, *_SCALES], key=len, reverse=True
@@ -234,6 +238,36 @@ def _canonical_duration(value: float, unit: str) -> tuple[object, ...]:
     return (unit, value)
 
 
+# "the fifth (5th) anniversary of the Effective Date": a period of five years, counted
+ANNIVERSARY = re.compile(
+    rf"\b(?P<n>{'|'.join(sorted(ORDINAL_WORDS, key=len, reverse=True))}|\d{{1,2}}(?:st|nd|rd|th))"
+    r"\s*(?:\(\s*\d{1,2}(?:st|nd|rd|th)?\s*\)\s*)?anniversary\b",
+    re.IGNORECASE,
+)
+
+
+def anniversary_years(m: re.Match[str]) -> int:
+    """The years of an `ANNIVERSARY` match ("fifth", "5th": 5)."""
+    word = m.group("n").lower()
+    return ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
+
+
+def add_period(start: date, period: tuple[object, ...]) -> date | None:
+    """`start` plus a canonical period (("month", 60.0), ("day", 90.0)): the anniversary for
+    whole years, the month's last day where the day does not exist (Jan 31 + 1 month: Feb 28);
+    None for a fractional or unknown period."""
+    unit, amount = period
+    if not isinstance(amount, int | float) or amount != int(amount) or amount <= 0:
+        return None
+    if unit == "day":
+        return date.fromordinal(start.toordinal() + int(amount))
+    if unit != "month":
+        return None
+    months = start.month - 1 + int(amount)
+    year, month = start.year + months // 12, months % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
 # ----------------------------------------------------------------------------- names
 # Capitalized words that are not names: sentence starters, function words and the generic
 # vocabulary of agreements (which the answer may use without the passage doing so).
@@ -347,6 +381,8 @@ def _evidence_facts(evidence: str) -> _EvidenceFacts:
             numbers.update({float(y), float(d)} if d else {float(y)})  # type: ignore[arg-type]
         elif fact.kind == "duration":
             durations.add(fact.value)
+    for m in ANNIVERSARY.finditer(text):
+        durations.add(("month", float(12 * anniversary_years(m))))
     # every number, also those inside dates and durations ("the 2nd year")
     for m in _NUMBER.finditer(text):
         value = _number_value(m)
@@ -407,9 +443,28 @@ def content_stems(text: str) -> frozenset[str]:
     return frozenset(s for s in stems if s not in _STOP_STEMS)
 
 
+def _counted(value: tuple[object, ...], ev: _EvidenceFacts) -> bool:
+    """Whether a date is one the evidence counts to: a date it writes plus a period it writes
+    ("May 6, 2024" from "May 6, 2019" and "the fifth (5th) anniversary of the Effective Date";
+    `engine.qa.term_end` answers so)."""
+    y, m, d = (int(v) for v in value)  # type: ignore[call-overload]
+    if not d:
+        return False
+    for ey, em, ed in ev.dates:
+        if not ed or ey >= y:
+            continue
+        try:
+            start = date(ey, em, ed)
+        except ValueError:
+            continue
+        if any(add_period(start, p) == date(y, m, d) for p in ev.durations):
+            return True
+    return False
+
+
 def _fact_in(fact: Fact, ev: _EvidenceFacts) -> bool:
     if fact.kind == "date":
-        return _date_in(fact.value, ev.dates)
+        return _date_in(fact.value, ev.dates) or _counted(fact.value, ev)
     if fact.kind == "duration":
         return _duration_in(fact.value, ev)
     if fact.kind == "number":

@@ -19,8 +19,20 @@ from dataclasses import dataclass
 from engine.llm.backends import Backend
 from engine.qa.answer_types import AnswerType, answer_type
 from engine.qa.compose import Conclusion, conclude, draft_answer
-from engine.qa.evidence import Embed, Evidence, Idf, question_terms, rank_sentences, select_evidence
+from engine.qa.evidence import (
+    Embed,
+    Evidence,
+    Idf,
+    ScoredSentence,
+    asks_term,
+    question_terms,
+    rank_sentences,
+    select_evidence,
+)
+from engine.qa.packing import chunk_item
+from engine.qa.periods import dates_itself
 from engine.qa.retrieve import Retriever
+from engine.qa.sentences import split_sentences
 from engine.settings import Settings
 from engine.types import AnswerState, ContextItem, DocumentAnswer
 from ingest.types import Locator
@@ -34,6 +46,12 @@ __all__ = [
 ]
 
 PASSAGES = 12  # passages ranked for evidence per question
+# How contracts state their own term, to find that clause when a question words it otherwise.
+TERM_WORDS = (
+    "term of this agreement shall commence on the effective date and continue in effect until "
+    "expire expiration remain in full force and effect perpetually"
+)
+_TERM_PASSAGES = 3
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,13 @@ def find_evidence(
     rank = getattr(retriever, "rank", None)
     if rank is not None:
         passages = [p for p in rank(question, exclude=exclude) if p.level == 0][:PASSAGES]
+        if asks_term(question, kind or answer_type(question)):
+            # The clause that states the term shares few words with "on what date will the
+            # initial term expire?" ("This Agreement shall remain in effect from the Effective
+            # Date and perpetually thereafter"): its own words find it.
+            have = {p.chunk_id for p in passages}
+            more = [p for p in rank(TERM_WORDS, exclude=exclude) if p.level == 0]
+            passages += [p for p in more if p.chunk_id not in have][:_TERM_PASSAGES]
     else:  # a retriever without ranking: take what it packs
         found = retriever(question, budget=budget * 4, count=count, exclude=exclude)
         passages = [p for p in found.items if p.level == 0]
@@ -77,6 +102,10 @@ def find_evidence(
         code=(lambda item: item.doc_id in code_docs) if code_docs else None,
     )
     windows = select_evidence(sentences, budget=budget, count=count, first_key=first_key)
+    kind = kind or answer_type(question)
+    if windows and asks_term(question, kind) and not any(dates_itself(w.text) for w in windows):
+        # a term counted from the agreement's own date ends on a date only that date gives
+        windows += _opening_window(retriever, windows[0].doc_id, count, first_key + len(windows))
     return [
         dataclasses.replace(
             w,
@@ -85,6 +114,25 @@ def find_evidence(
         )
         for w in windows
     ]
+
+
+def _opening_window(
+    retriever: Retriever, doc_id: str, count: Callable[[str], int], key: int
+) -> list[Evidence]:
+    """The sentence of a document's opening that dates it, as one evidence window."""
+    opening = getattr(retriever, "opening", None)
+    if opening is None:
+        return []
+    for chunk in opening(doc_id):
+        item = chunk_item(chunk, 0.0)
+        spans = tuple(split_sentences(item.text))
+        for index, (a, b) in enumerate(spans):
+            if dates_itself(item.text[a:b]):
+                sentence = ScoredSentence(item, a, b, index, 1.0, spans)
+                return select_evidence(
+                    [sentence], budget=count(item.text[a:b]) + 40, count=count, first_key=key
+                )
+    return []
 
 
 def evidence_context(windows: Sequence[Evidence], retriever: Retriever) -> tuple[ContextItem, ...]:

@@ -304,19 +304,19 @@ class HybridRetriever(Retriever):
                     break
             names = self.names()
             doc_ids = [d for p in prefixes for d in names if d.startswith(p)][:2]
-        out: list[StoredChunk] = []
-        for doc_id in doc_ids:
-            first = self.store.doc_chunks(doc_id, limit=_HEAD_CHUNKS)
-            out += first[:1]
-            if not first or dates_itself(first[0].text):
-                continue
-            # A cover page and a table of contents can fill the first chunks: the opening
-            # words ("This Agreement is entered into as of March 18, 2019 by and between …")
-            # are in the first chunk that dates the agreement.
-            opening = next((c for c in first[1:] if dates_itself(c.text)), None)
-            if opening is not None:
-                out.append(opening)
-        return out
+        return [chunk for doc_id in doc_ids for chunk in self.opening(doc_id)]
+
+    def opening(self, doc_id: str) -> list[StoredChunk]:
+        """A document's first chunk, and the first of its first chunks that dates the
+        agreement when that is another (its opening words: "This Agreement is entered into as
+        of March 18, 2019 by and between …")."""
+        first = self.store.doc_chunks(doc_id, limit=_HEAD_CHUNKS)
+        out = first[:1]
+        if not first or dates_itself(first[0].text):
+            return out
+        # A cover page and a table of contents can fill the first chunks.
+        opening = next((c for c in first[1:] if dates_itself(c.text)), None)
+        return [*out, opening] if opening is not None else out
 
     def overview(
         self, question: str, *, budget: int, count: Count, exclude: frozenset[str]

@@ -97,6 +97,7 @@ KERNEL_MODULES = (
     "engine.qa.retrieve",
     "engine.qa.scope",
     "engine.qa.sentences",
+    "engine.qa.term_end",
     "engine.index.lexical",
 )
 _MAX_QUESTION_SHARE = 2  # a question may take at most 1/2 of the model's window
