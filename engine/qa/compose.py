@@ -44,6 +44,7 @@ from engine.qa.instructions import (
     evidence_header,
     evidence_turn,
 )
+from engine.qa.parties import preamble_parties, shown
 from engine.qa.periods import Role, asked_role, dates_itself, fits, gives_own_date
 from engine.qa.term_end import (
     anniversary_spans,
@@ -205,6 +206,24 @@ def _given_as_effective(choice: Choice) -> bool:
 _ASKS_DATE = re.compile(r"\b(?:date|when)\b", re.IGNORECASE)
 
 
+def _preamble_choices(windows: Sequence[Evidence]) -> list[Choice]:
+    """The parties of the first preamble among the windows' passages (one that gives every
+    party a defined name first: a cover page lists names without them), as choices."""
+    found: list[list[Choice]] = []
+    seen: set[str] = set()
+    for window in windows:
+        if window.item.chunk_id in seen:
+            continue
+        seen.add(window.item.chunk_id)
+        text = window.item.text
+        parties = preamble_parties(text)
+        if parties:
+            found.append([Choice(shown(text, p), window, p.start, p.end) for p in parties])
+            if all(p.alias for p in parties):
+                return found[-1]
+    return found[0] if found else []
+
+
 def _sentence(choice: Choice) -> str:
     a, b = _sentence_of(choice.window, choice.start, choice.end)
     return choice.window.item.text[a:b]
@@ -357,6 +376,17 @@ def _draft(
 ) -> Draft:
     if kind in _VALUE_KINDS:
         identity = asks_identity(question, kind)
+        if identity and kind is AnswerType.PARTY:
+            # The parties are those the preamble names ("by and between A … and B …"), each
+            # with the name the agreement calls it by; elsewhere it names them by their roles
+            # ("the Company", "Franchisee"), which are not parties (see engine.qa.parties).
+            named = _preamble_choices((*relevant, *evidence))
+            if named:
+                shown_windows = (
+                    named[0].window,
+                    *(w for w in relevant if w is not named[0].window),
+                )
+                return Draft(question, kind, Mode.VALUE, shown_windows, choices=tuple(named))
         wider, head_only = relevant, False
         if identity and kind in _HEAD_KINDS:
             # A document's name and its own date stand at its head: when the head holds

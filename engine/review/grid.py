@@ -92,6 +92,7 @@ KERNEL_MODULES = (
     "engine.qa.instructions",
     "engine.qa.intent",
     "engine.qa.packing",
+    "engine.qa.parties",
     "engine.qa.perdoc",
     "engine.qa.periods",
     "engine.qa.retrieve",
