@@ -37,6 +37,7 @@ from engine.qa.answer_types import AnswerType, answer_type, candidate_spans
 from engine.qa.binding import Locate, best_sentence, bind_answer
 from engine.qa.evidence import Evidence, asks_identity, asks_term
 from engine.qa.facts import add_period
+from engine.qa.governing_law import asks_governing_law, governing_law_spans
 from engine.qa.instructions import (
     CHOOSE_SYSTEM,
     NOT_FOUND_REPLY,
@@ -204,6 +205,27 @@ def _given_as_effective(choice: Choice) -> bool:
 
 
 _ASKS_DATE = re.compile(r"\b(?:date|when)\b", re.IGNORECASE)
+
+
+def _governing_choice(windows: Sequence[Evidence]) -> Choice | None:
+    """The place named by the choice-of-law clause that stands first in the document of the
+    best window, among the windows."""
+    if not windows:
+        return None
+    found: list[tuple[int, int, Choice]] = []
+    for window in windows:
+        if window.doc_id != windows[0].doc_id:
+            continue
+        for a, b in governing_law_spans(window.text):
+            start, end = window.start + a, window.start + b
+            text = " ".join(window.item.text[start:end].split())
+            found.append((_ordinal(window.item.chunk_id), start, Choice(text, window, start, end)))
+    return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
+
+
+def _ordinal(chunk_id: str) -> int:
+    tail = chunk_id.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def _preamble_choices(windows: Sequence[Evidence]) -> list[Choice]:
@@ -396,6 +418,16 @@ def _draft(
             head = tuple(w for w in relevant if w.item.chunk_id.endswith(":0"))
             if head and _choices(kind, head, identity=True):
                 relevant, head_only = head, True
+        if kind is AnswerType.PLACE and asks_governing_law(question):
+            # the place the choice-of-law clause names, the clause first in the document (an
+            # exhibit's form can carry another); the model only when no clause reads so
+            governing = _governing_choice((*relevant, *evidence))
+            if governing is not None:
+                shown_windows = (
+                    governing.window,
+                    *(w for w in relevant if w is not governing.window),
+                )
+                return Draft(question, kind, Mode.VALUE, shown_windows, choices=(governing,))
         role, needs = asked_role(question) if not identity else (None, frozenset())
         if role is not None and kind in (AnswerType.DATE, AnswerType.DURATION):
             # A term clause holds the term, its renewals and the notice side by side: the

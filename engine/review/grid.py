@@ -89,6 +89,7 @@ KERNEL_MODULES = (
     "engine.qa.evidence",
     "engine.qa.facts",
     "engine.qa.fusion",
+    "engine.qa.governing_law",
     "engine.qa.instructions",
     "engine.qa.intent",
     "engine.qa.packing",
