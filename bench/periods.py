@@ -122,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             t["term"] += ok_term
             t["no_value"] += by_role is None
             cases.append({"file": row["Filename"], "category": cat, "gold": gold.answer,
-                          "first": ok_first, "by_role": ok_role, "term_first": ok_term})  # fmt: skip
+                          "first": ok_first, "by_role": ok_role,
+                          "term_first": ok_term})  # fmt: skip
     print(f"\nCUAD term clauses of {len(rows)} contracts outside the benchmark's twenty:")
     lines = []
     for cat, t in tally.items():

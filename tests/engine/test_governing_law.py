@@ -48,7 +48,7 @@ def test_the_agreements_own_clause_comes_before_an_exhibits() -> None:
             text=t,
             n_tokens=len(t.split()),
             doc_id="lic",
-        )  # fmt: skip
+        )
         for n, t in ((40, exhibit), (12, main))  # the exhibit ranks first
     ]
     question = "Which state's law governs the interpretation of the contract?"

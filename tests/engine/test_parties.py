@@ -52,7 +52,7 @@ def test_cover_pages_lists_and_letter_spaced_headings() -> None:
     )
     assert _names(spaced) == ["ORRIN FREIGHT LTD.", "BELVEDERE CARTAGE INC."]
     listed = (
-        "THIS AGREEMENT is entered into by and among (a) Calder Holdings, S.A. (\"Calder\"), a "
+        'THIS AGREEMENT is entered into by and among (a) Calder Holdings, S.A. ("Calder"), a '
         'company incorporated in Luxembourg, (b) Ferro Labs Limited ("Ferro"), a company '
         'incorporated in Ireland; and (c) Jun Media Inc. ("Jun"). WHEREAS the parties agree.'
     )
@@ -69,10 +69,14 @@ def test_the_parties_question_is_answered_from_the_preamble_without_the_model() 
     later = "The Distributor shall buy Products from Halvorsen. The Company shall pay in USD."
     items = [
         ContextItem(
-            key="", chunk_id=f"dist:{i}", document="dist.pdf",
-            locator=Locator(doc_id="dist", page=i + 1), text=t, n_tokens=len(t.split()),
+            key="",
+            chunk_id=f"dist:{i}",
+            document="dist.pdf",
+            locator=Locator(doc_id="dist", page=i + 1),
+            text=t,
+            n_tokens=len(t.split()),
             doc_id="dist",
-        )  # fmt: skip
+        )
         for i, t in enumerate((head, later))
     ]
     question = "Who are the parties to this agreement?"

@@ -37,8 +37,7 @@ EVENT_START = (
     "for a period of three (3) years."
 )
 EVENT_OPENING = (
-    'Dated 04/01/20. "Effective Date" means the day on which the regulator approves this '
-    "Agreement."
+    'Dated 04/01/20. "Effective Date" means the day on which the regulator approves this Agreement.'
 )
 QUESTION = "On what date will the contract's initial term expire?"
 
@@ -100,7 +99,7 @@ def test_the_end_date_is_counted_and_both_sources_are_cited() -> None:
 def test_a_counted_date_needs_both_its_sources() -> None:
     claim = "The term ends on March 3, 2024."
     assert check_claim(claim, OPENING + " " + ANNIVERSARY_TERM).ok
-    assert not check_claim(claim, ANNIVERSARY_TERM).missing == ()  # no start date cited
+    assert check_claim(claim, ANNIVERSARY_TERM).missing != ()  # no start date cited
     assert not check_claim("The term ends on March 4, 2024.", OPENING + ANNIVERSARY_TERM).ok
 
 
