@@ -30,9 +30,12 @@ CONTRACTS = {
         "15. Governing Law. This Agreement is governed by the laws of England and Wales. " + FILLER,
     ],
     "delta-license-agreement.pdf": [
-        "DELTA LICENSE AGREEMENT. This License Agreement is made as of June 1, 2020 by and "
-        "between Delta Software Corp. and Vega Retail LLC. " + FILLER,
-        "7. Fees. Vega Retail shall pay a license fee of 4,800 dollars per year. " + FILLER,
+        "DELTA LICENSE AGREEMENT. This License Agreement is made as of June 1, 2020 (the "
+        '"Effective Date") by and between Delta Software Corp. and Vega Retail LLC. ' + FILLER,
+        "7. Fees. Vega Retail shall pay a license fee of 4,800 dollars per year. "
+        + FILLER
+        + " 9. Term. The term of this Agreement shall commence on the Effective Date and "
+        "continue for a period of three (3) years.",
         "11. Governing Law. This Agreement is governed by the laws of the State of New York. "
         + FILLER,
     ],
@@ -89,6 +92,21 @@ def test_a_per_document_question_gives_one_cited_line_each(project: dict[str, st
     assert delta["citations"] == [] and "not stated" in delta["answer"]
     for part in answer["documents"]:
         assert all(c["document"] == part["document"] for c in part["citations"])
+
+
+def test_an_expiry_is_counted_and_the_parties_come_from_the_preamble(
+    project: dict[str, str],
+) -> None:
+    answer = ask(project, "When does the initial term of the Delta license agreement expire?")
+    assert answer["state"] == "found", answer
+    # three years from the Effective Date, June 1, 2020, both cited, on their pages
+    assert answer["answer"].startswith("June 1, 2023"), answer["answer"]
+    pages = {(c["document"], c["page"]) for c in answer["citations"]}
+    assert pages == {("delta-license-agreement.pdf", 1), ("delta-license-agreement.pdf", 2)}
+    assert all(c["verified"] for c in answer["citations"])
+    parties = ask(project, "Who are the parties to the Gamma supply agreement?")
+    assert parties["answer"].startswith("Gamma Metals Ltd.; Orion Tools Inc."), parties
+    assert {c["page"] for c in parties["citations"]} == {1}
 
 
 def test_an_absent_fact_is_an_honest_miss_without_leaks(project: dict[str, str]) -> None:

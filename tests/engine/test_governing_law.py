@@ -33,6 +33,25 @@ def test_the_clause_names_the_law_not_an_incorporation_or_an_address() -> None:
     assert not asks_governing_law("Where is the supplier's office?")
 
 
+def test_the_law_said_the_other_ways_round() -> None:
+    assert _places("The laws of the State of Idaho (without its conflict rules) govern it.") == [
+        "State of Idaho"
+    ]
+    assert _places("The law of the Federal Republic of Austria applies to this contract.") == [
+        "Federal Republic of Austria"
+    ]
+    assert _places("This Agreement is governed by Scottish law.") == ["Scottish law"]
+    assert _places("It is governed by the laws of the United States and the State of Utah.") == [
+        "State of Utah"
+    ]
+    assert _places(
+        "This Agreement is made in the State of Maine and is governed by the laws thereof."
+    ) == ["State of Maine"]
+    assert _places("It is construed under the laws in force in the Province of Manitoba.") == [
+        "Province of Manitoba"
+    ]
+
+
 def test_the_agreements_own_clause_comes_before_an_exhibits() -> None:
     main = "14.3 Choice of Law. This Agreement shall be governed by the laws of the State of Utah."
     exhibit = (
