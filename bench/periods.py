@@ -14,7 +14,11 @@ with the first value of the clause:
 - "by role": the first value whose role (`engine.qa.periods`) is the one the question asks;
 - "term clause first": as the answer step does, for the term itself, the values of a sentence
   that states the agreement's own term first (`engine.qa.term_end.states_term`), not a
-  licence's or a cure period's.
+  licence's or a cure period's;
+- "counted dates": for the expiry question, the answer step gives a period counted from the
+  agreement's own date (`engine.qa.term_end.counted_from`) as the date it ends on. Counted
+  here from CUAD's normalized Effective Date (the clause alone does not hold it), each such
+  date is scored as it stands (the columns above let the scorer count from it).
 Each is scored as bench/answers.py scores an answer (`bench.cuad_gold.score_value`); a clause
 with no value of the asked role counts as a miss for "by role". Redacted answers are left out.
 Prints a table and writes bench/results/periods.json. Needs ../shared/bench/cuad (or
@@ -76,16 +80,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not master.is_file():
         print(f"CUAD annotations not found in {master.parent}: nothing to measure.")
         return 0
-    from bench.cuad_gold import QUESTIONS, Gold, load_contracts, score_value
+    from bench.cuad_gold import QUESTIONS, Gold, _gold_date, load_contracts, score_value
+    from engine.qa.facts import add_period
     from engine.qa.periods import Role, asked_role, fits
-    from engine.qa.term_end import states_term
+    from engine.qa.term_end import counted_from, period_of, states_term
 
     started = time.perf_counter()
     seen = {c.name.lower()[:40] for c in load_contracts(BENCH)}  # also fills QUESTIONS
     csv.field_size_limit(1 << 30)
     with master.open(encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["Filename"].lower()[:40] not in seen]
-    tally = {c: {"n": 0, "first": 0, "role": 0, "term": 0, "no_value": 0} for c in CATEGORIES}
+    tally = {
+        c: {
+            "n": 0,
+            "first": 0,
+            "role": 0,
+            "term": 0,
+            "answered": 0,
+            "counted": 0,
+            "counted_right": 0,
+            "no_value": 0,
+        }
+        for c in CATEGORIES
+    }
     cases = []
     for row in rows:
         golds = {
@@ -115,11 +132,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             ok_term = by_term is not None and score_value(
                 cat, by_term[2][by_term[0] : by_term[1]], gold, golds
             )
+            answered = by_term[2][by_term[0] : by_term[1]] if by_term else ""
+            start = _gold_date(golds["Effective Date"].answer)
+            counted = False
+            if by_term is not None and cat == "Expiration Date" and start is not None:
+                period = period_of(answered)
+                if period is not None and counted_from(by_term[2], by_term[0], by_term[1]):
+                    end = add_period(start, period)
+                    counted = end is not None
+                    answered = f"{end:%B} {end.day}, {end.year}" if end else answered
+            ok_answered = bool(answered) and score_value(
+                cat, answered, gold, {c: Gold(c, False, "") for c in golds}
+            )
             t = tally[cat]
             t["n"] += 1
             t["first"] += ok_first
             t["role"] += ok_role
             t["term"] += ok_term
+            t["answered"] += ok_answered
+            t["counted"] += counted
+            t["counted_right"] += counted and ok_answered
             t["no_value"] += by_role is None
             cases.append({"file": row["Filename"], "category": cat, "gold": gold.answer,
                           "first": ok_first, "by_role": ok_role,
@@ -138,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     table(
         ["category", "clauses", "first value", "by role", "term clause first", "no value of role"],
         lines,
+    )
+    expiry = tally["Expiration Date"]
+    print(
+        f"expiry dates counted from the Effective Date: {expiry['counted_right']} of "
+        f"{expiry['counted']} right ({expiry['counted_right'] / (expiry['counted'] or 1):.1%})"
     )
     write_result(OUT, "periods", started, tally=tally, cases=cases)
     return 0
