@@ -32,12 +32,11 @@ CONTRACTS = {
     "delta-license-agreement.pdf": [
         "DELTA LICENSE AGREEMENT. This License Agreement is made as of June 1, 2020 (the "
         '"Effective Date") by and between Delta Software Corp. and Vega Retail LLC. ' + FILLER,
-        "7. Fees. Vega Retail shall pay a license fee of 4,800 dollars per year. "
-        + FILLER
-        + " 9. Term. The term of this Agreement shall commence on the Effective Date and "
-        "continue for a period of three (3) years.",
+        "7. Fees. Vega Retail shall pay a license fee of 4,800 dollars per year. " + FILLER,
         "11. Governing Law. This Agreement is governed by the laws of the State of New York. "
-        + FILLER,
+        + FILLER
+        + " 14. Term. The term of this Agreement shall commence on the Effective Date and "
+        "continue for a period of three (3) years.",
     ],
 }
 
@@ -102,7 +101,7 @@ def test_an_expiry_is_counted_and_the_parties_come_from_the_preamble(
     # three years from the Effective Date, June 1, 2020, both cited, on their pages
     assert answer["answer"].startswith("June 1, 2023"), answer["answer"]
     pages = {(c["document"], c["page"]) for c in answer["citations"]}
-    assert pages == {("delta-license-agreement.pdf", 1), ("delta-license-agreement.pdf", 2)}
+    assert pages == {("delta-license-agreement.pdf", 1), ("delta-license-agreement.pdf", 3)}
     assert all(c["verified"] for c in answer["citations"])
     parties = ask(project, "Who are the parties to the Gamma supply agreement?")
     assert parties["answer"].startswith("Gamma Metals Ltd.; Orion Tools Inc."), parties
