@@ -13,8 +13,11 @@ gives two numbers: the best window's word relevance and its best meaning cosine.
   is scored on both halves;
 - every pair of thresholds on a grid is scored on the dev half alone, and the best pair is
   scored on the test half, which took no part in choosing it.
-Contracts are split by position in the sorted list (dev 10-19, test 0-9 by default). Prints a
-table and writes bench/results/presence.json. Needs ../shared/bench/cuad (or TOMES_BENCH_DIR);
+Contracts are split by position in the sorted list (dev 10-19, test 0-9 by default). Where a
+clause is present, it also counts whether CUAD's span of it is among the passages retrieved
+and among the evidence windows chosen from them (the span overlaps, by the peer's scorer): a
+decider can only say Yes for the right reason when the clause is in view. Prints tables and
+writes bench/results/presence.json. Needs ../shared/bench/cuad (or TOMES_BENCH_DIR);
 the project is kept in bench/.work/new-home (the one bench/answers.py uses).
 """
 
@@ -49,6 +52,8 @@ class Case:
     relevance: float  # best window (0 when nothing was found)
     meaning: float  # best cosine of any window (0 when none)
     windows: int
+    in_passages: bool | None = None  # present: CUAD's span among the retrieved passages
+    in_windows: bool | None = None  # present: ... and among the chosen evidence windows
 
 
 def _split(text: str) -> range:
@@ -66,13 +71,22 @@ def _accuracy(cases: Sequence[Case], rel: float, mean: float) -> float:
 def collect(contract_ids: Sequence[int]) -> list[Case]:
     """The evidence scores of every Yes/No question of `contract_ids`."""
     os.environ["TOMES_HOME"] = str(WORK / "new-home")
+    from bench.answers import _gold_spans, _peer_scorer
     from bench.cuad_gold import CATEGORIES, QUESTIONS, VALUE_CATEGORIES, load_contracts
     from engine.qa.answer_types import AnswerType
-    from engine.qa.perdoc import find_evidence
+    from engine.qa.perdoc import PASSAGES, find_evidence
+    from engine.qa.retrieve import HybridRetriever
     from engine.settings import Settings
     from engine.workspace import Workspace
 
     contracts = load_contracts(BENCH)  # also fills QUESTIONS from CUAD's descriptions
+    spans = _gold_spans(BENCH)
+    norm, cover = _peer_scorer()
+
+    def holds(text: str, golds: Sequence[str]) -> bool:
+        t = norm(text)
+        return any(cover(g, t) is not None or cover(t, g) is not None for g in golds)
+
     questions = dict(QUESTIONS)
     yesno = [c for c in CATEGORIES if c not in VALUE_CATEGORIES]
     ws = Workspace(Settings.load())
@@ -100,12 +114,20 @@ def collect(contract_ids: Sequence[int]) -> list[Case]:
                         count=backend.count_tokens, idf=kit.idf, embed=kit.embed,
                         kind=AnswerType.YESNO,
                     )  # fmt: skip
+                    present = contract.gold[cat].present
+                    golds = [norm(g) for g in spans.get((contract.name, cat.lower()), []) if g]
+                    in_passages = in_windows = None
+                    if present and golds and isinstance(retriever, HybridRetriever):
+                        ranked = retriever.rank(questions[cat])
+                        passages = [p for p in ranked if p.level == 0][:PASSAGES]
+                        in_passages = any(holds(p.text, golds) for p in passages)
+                        in_windows = any(holds(w.text, golds) for w in windows)
                     out.append(
                         Case(
-                            n, cat, contract.gold[cat].present,
+                            n, cat, present,
                             max((w.relevance for w in windows), default=0.0),
                             max((w.meaning or 0.0 for w in windows), default=0.0),
-                            len(windows),
+                            len(windows), in_passages, in_windows,
                         )
                     )  # fmt: skip
                 print(f"  contract {n}: {len(yesno)} questions", flush=True)
@@ -150,6 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     table(["rule", "min relevance", "min meaning", "dev acc", "test acc"], rows)
     present = sum(c.present for c in test)
     print(f"test: {present} of {len(test)} clauses present")
+    seen = [c for c in cases if c.in_passages is not None]
+    by_cat: dict[str, list[Case]] = {}
+    for c in seen:
+        by_cat.setdefault(c.category, []).append(c)
+    recall = [
+        [cat, len(cs), sum(bool(c.in_passages) for c in cs), sum(bool(c.in_windows) for c in cs)]
+        for cat, cs in sorted(by_cat.items())
+    ]
+    recall.append(["all", len(seen), sum(bool(c.in_passages) for c in seen),
+                   sum(bool(c.in_windows) for c in seen)])  # fmt: skip
+    print("\nPresent clauses: is CUAD's span in view?")
+    table(["category", "present", "in the passages", "in the chosen windows"], recall)
     write_result(
         OUT, "presence", started, dev=args.dev, test=args.test, rules=result_rules,
         cases=[asdict(c) for c in cases],

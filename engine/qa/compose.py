@@ -35,9 +35,21 @@ from enum import StrEnum
 from engine.llm.backends.base import ChatMessage, GenerationParams
 from engine.qa.answer_types import AnswerType, answer_type, candidate_spans
 from engine.qa.binding import Locate, best_sentence, bind_answer
+from engine.qa.choices import (
+    OPEN_ENDED,
+    Choice,
+    candidates,
+    counted_end,
+    governing_choice,
+    of_role,
+    own_dated,
+    preamble_choices,
+    sentence_of,
+    sentence_text,
+    stamped_by,
+)
 from engine.qa.evidence import Evidence, asks_identity, asks_term
-from engine.qa.facts import add_period
-from engine.qa.governing_law import asks_governing_law, governing_law_spans
+from engine.qa.governing_law import asks_governing_law
 from engine.qa.instructions import (
     CHOOSE_SYSTEM,
     NOT_FOUND_REPLY,
@@ -45,13 +57,8 @@ from engine.qa.instructions import (
     evidence_header,
     evidence_turn,
 )
-from engine.qa.parties import preamble_parties, shown
-from engine.qa.periods import Role, asked_role, dates_itself, fits, gives_own_date
+from engine.qa.periods import Role, asked_role, dates_itself
 from engine.qa.term_end import (
-    anniversary_spans,
-    counted_from,
-    period_of,
-    start_date,
     states_term,
 )
 from engine.settings import Settings
@@ -75,16 +82,6 @@ class Mode(StrEnum):
     FREE = "free"  # sentences written from the evidence, each checked
     QUOTE = "quote"  # the passage asked for, quoted as it stands: no model call
     NONE = "none"  # nothing relevant: not found, no model call
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """A value the model may answer with: its text, and where it stands."""
-
-    text: str
-    window: Evidence
-    start: int  # offsets in window.item.text
-    end: int
 
 
 @dataclass(frozen=True)
@@ -176,178 +173,12 @@ def _relevant(window: Evidence, kind: AnswerType, question_has_terms: bool) -> b
     )
 
 
-def _sentence_of(window: Evidence, start: int, end: int) -> tuple[int, int]:
-    """The offsets (in `window.item.text`) of the window's sentence that holds start..end."""
-    return next(((a, b) for a, b in window.sentences if a <= start and end <= b), (start, end))
-
-
-def _gives_own_date(choice: Choice) -> bool:
-    a, _ = _sentence_of(choice.window, choice.start, choice.end)
-    return gives_own_date(choice.window.item.text[a : choice.start])
-
-
-# "On what date will the initial term expire?" is typed a period by its "term"; the date is
-# what it asks for.
-_OPEN_ENDED = re.compile(r"(?:until|indefinite|perpetu|in perpetuity)", re.IGNORECASE)
-_EFFECTIVE_BEFORE = re.compile(r"\beffective\b", re.IGNORECASE)
-_EFFECTIVE_AFTER = re.compile(r"^[\s,]*\(?\s*(?:the\s+|this\s+)?[\"“']?effective\s+date", re.I)
-
-
-def _given_as_effective(choice: Choice) -> bool:
-    """Whether a date is given as the Effective Date: "effective as of May 6, 2019",
-    "Effective Date: 11/4/10", "May 6, 2019 (the "Effective Date")"."""
-    text = choice.window.item.text
-    before = text[max(0, choice.start - 60) : choice.start]
-    return bool(
-        _EFFECTIVE_BEFORE.search(before)
-        or _EFFECTIVE_AFTER.match(text[choice.end : choice.end + 40])
-    )
-
-
-_ASKS_DATE = re.compile(r"\b(?:date|when)\b", re.IGNORECASE)
-
-
-def _governing_choice(windows: Sequence[Evidence]) -> Choice | None:
-    """The place named by the choice-of-law clause that stands first in the document of the
-    best window, among the windows."""
-    if not windows:
-        return None
-    found: list[tuple[int, int, Choice]] = []
-    for window in windows:
-        if window.doc_id != windows[0].doc_id:
-            continue
-        for a, b in governing_law_spans(window.text):
-            start, end = window.start + a, window.start + b
-            text = " ".join(window.item.text[start:end].split())
-            found.append((_ordinal(window.item.chunk_id), start, Choice(text, window, start, end)))
-    return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
-
-
-def _ordinal(chunk_id: str) -> int:
-    tail = chunk_id.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
-
-
-def _preamble_choices(windows: Sequence[Evidence]) -> list[Choice]:
-    """The parties of the first preamble among the windows' passages (one that gives every
-    party a defined name first: a cover page lists names without them), as choices."""
-    found: list[list[Choice]] = []
-    seen: set[str] = set()
-    for window in windows:
-        if window.item.chunk_id in seen:
-            continue
-        seen.add(window.item.chunk_id)
-        text = window.item.text
-        parties = preamble_parties(text)
-        if parties:
-            found.append([Choice(shown(text, p), window, p.start, p.end) for p in parties])
-            if all(p.alias for p in parties):
-                return found[-1]
-    return found[0] if found else []
-
-
-def _sentence(choice: Choice) -> str:
-    a, b = _sentence_of(choice.window, choice.start, choice.end)
-    return choice.window.item.text[a:b]
-
-
-def _counted_end(term: Choice, evidence: Sequence[Evidence]) -> tuple[date, Choice, str] | None:
-    """The date a term ends on when it is a period counted from the agreement's own date
-    ("until the fifth (5th) anniversary of the Effective Date", "for three (3) years from the
-    date hereof"), with the choice that gives the start date; None otherwise."""
-    period = period_of(term.text)
-    if period is None:
-        return None
-    a, _ = _sentence_of(term.window, term.start, term.end)
-    # with the sentence before it in the window: "This Agreement is effective on the
-    # Effective Date. Unless earlier terminated, it continues for an initial term of …"
-    a = max(term.window.start, max((s for s, e in term.window.sentences if e <= a), default=a))
-    anchor = counted_from(term.window.item.text[a:], term.start - a, term.end - a)
-    if anchor is None:
-        return None
-    stamped = _stamped(evidence)
-    starts = [
-        c
-        for c in _choices(AnswerType.DATE, evidence, identity=True)
-        if _gives_own_date(c) and not stamped(c) and start_date(c.text) is not None
-    ]
-    if "effective" in anchor.lower():
-        # counted from "the Effective Date": a date the document gives as that, not a date
-        # it is merely dated ("Dated 05/05/98" where the Effective Date is an approval)
-        starts = [c for c in starts if _given_as_effective(c)]
-    if not starts:
-        return None
-    start = starts[0]
-    begun = start_date(start.text)
-    end = add_period(begun, period) if begun is not None else None
-    said = "the Effective Date is" if "effective" in anchor.lower() else "the agreement is dated"
-    return (end, start, said) if end is not None else None
-
-
-def _of_role(choice: Choice, role: Role, needs: frozenset[Role]) -> bool:
-    a, b = _sentence_of(choice.window, choice.start, choice.end)
-    sentence = choice.window.item.text[a:b]
-    return fits(sentence, choice.start - a, choice.end - a, role, needs)
+_ASKS_DATE = re.compile(r"\b(?:date|when)\b", re.IGNORECASE)  # see _draft
 
 
 _OF_DOCUMENT = re.compile(
     r"\b(?:this|the)\s+(?:agreement|contract|document|lease|amendment)\b", re.I
 )
-
-
-def _stamped(windows: Sequence[Evidence]) -> Callable[[Choice], bool]:
-    """Whether a date is page furniture: it recurs, with the same words before it, in more
-    than one of the windows' passages. A filed agreement carries "Source: ACME INC., 10-K,
-    2/27/2020" under every page, often run into the text around it; its date is not the
-    agreement's."""
-    texts = {w.item.chunk_id: " ".join(w.item.text.split()) for w in windows}
-
-    def stamped(choice: Choice) -> bool:
-        text = choice.window.item.text
-        lead = " ".join(text[max(0, choice.start - 40) : choice.end].split())
-        lead = lead[-(len(choice.text) + 25) :]
-        return sum(lead in t for t in texts.values()) > 1
-
-    return stamped
-
-
-def _choices(
-    kind: AnswerType,
-    windows: Sequence[Evidence],
-    *,
-    identity: bool,
-    limit: int = 10,
-    keep: Callable[[Choice], bool] | None = None,
-) -> list[Choice]:
-    # When a term ends is said either way: "until September 1, 2045" or "for five years".
-    kinds = [kind]
-    if kind in (AnswerType.DATE, AnswerType.DURATION) and not identity:
-        kinds = (
-            [AnswerType.DURATION, AnswerType.DATE]
-            if kind is AnswerType.DURATION
-            else [AnswerType.DATE, AnswerType.DURATION]
-        )
-    out: list[Choice] = []
-    seen: set[str] = set()
-    for window in windows:
-        text = window.item.text
-        found = {s for k in kinds for s in candidate_spans(k, window.text)}
-        if len(kinds) > 1:  # a term also ends "on the fifth (5th) anniversary of the …"
-            found.update(anniversary_spans(window.text))
-        spans = sorted(found)
-        for a, b in spans:
-            start, end = window.start + a, window.start + b
-            value = " ".join(text[start:end].split())
-            if not value or value.lower() in seen or len(value) > 120:
-                continue
-            choice = Choice(value, window, start, end)
-            if keep is not None and not keep(choice):
-                continue
-            seen.add(value.lower())
-            out.append(choice)
-            if len(out) >= limit:
-                return out
-    return out
 
 
 def _messages(
@@ -402,7 +233,7 @@ def _draft(
             # The parties are those the preamble names ("by and between A … and B …"), each
             # with the name the agreement calls it by; elsewhere it names them by their roles
             # ("the Company", "Franchisee"), which are not parties (see engine.qa.parties).
-            named = _preamble_choices((*relevant, *evidence))
+            named = preamble_choices((*relevant, *evidence))
             if named:
                 shown_windows = (
                     named[0].window,
@@ -416,12 +247,12 @@ def _draft(
             # (Measured on the 20 CUAD contracts: of 12 such answers cited past the head, 1
             # was right; the parties, named again in signature blocks, are left alone.)
             head = tuple(w for w in relevant if w.item.chunk_id.endswith(":0"))
-            if head and _choices(kind, head, identity=True):
+            if head and candidates(kind, head, identity=True):
                 relevant, head_only = head, True
         if kind is AnswerType.PLACE and asks_governing_law(question):
             # the place the choice-of-law clause names, the clause first in the document (an
             # exhibit's form can carry another); the model only when no clause reads so
-            governing = _governing_choice((*relevant, *evidence))
+            governing = governing_choice((*relevant, *evidence))
             if governing is not None:
                 shown_windows = (
                     governing.window,
@@ -436,17 +267,17 @@ def _draft(
             # Measured on CUAD's term clauses outside the benchmark's contracts (bench/
             # periods.py): 77% right this way, 65% taking the first value; the embedded
             # model, choosing among all values, was right less often than the first value.
-            typed = _choices(
+            typed = candidates(
                 kind, relevant, identity=False,
-                keep=lambda c: _of_role(c, role, needs),
+                keep=lambda c: of_role(c, role, needs),
             )  # fmt: skip
             if role is Role.TERM:
                 # the agreement's own term before a licence's, a warranty's or a cure period
                 # that a relevant sentence also states ("within seven (7) calendar days")
-                typed.sort(key=lambda c: not states_term(_sentence(c)))
+                typed.sort(key=lambda c: not states_term(sentence_text(c)))
             if not typed:
                 return Draft(question, kind, Mode.NONE, evidence)
-            counted = _counted_end(typed[0], evidence) if role is Role.TERM else None
+            counted = counted_end(typed[0], evidence) if role is Role.TERM else None
             if counted is not None and (kind is AnswerType.DATE or _ASKS_DATE.search(question)):
                 end, start, said = counted
                 shown = (*dict.fromkeys((typed[0].window, start.window)), *relevant)
@@ -455,25 +286,25 @@ def _draft(
                     choices=(typed[0], start), counted=end, lead=said,
                 )  # fmt: skip
             lead = ""
-            if role is Role.TERM and _OPEN_ENDED.match(typed[0].text):
+            if role is Role.TERM and OPEN_ENDED.match(typed[0].text):
                 lead = "The term is open-ended: it runs "  # "perpetually", "until terminated"
             return Draft(question, kind, Mode.VALUE, relevant, choices=tuple(typed[:1]), lead=lead)
-        choices = _choices(kind, relevant, identity=identity)
+        choices = candidates(kind, relevant, identity=identity)
         if kind is AnswerType.DATE:
             # A filing stamp on every page ("Source: ACME INC., 10-K, 2/27/2020") is not a
             # date the document states; nor, for its own date, a date it speaks of: when some
             # date is given by the words that date an agreement ("made as of", "dated",
             # "effective"), only those are offered, from the head first. (Measured on the 20
             # CUAD contracts: 2 of 5 wrong agreement dates were the stamp.)
-            stamped = _stamped(evidence)
+            stamped = stamped_by(evidence)
             choices = [c for c in choices if not stamped(c)]
             if identity:
-                own = [c for c in choices if _gives_own_date(c)]
+                own = [c for c in choices if own_dated(c)]
                 if not own and head_only:
                     own = [
                         c
-                        for c in _choices(kind, wider, identity=identity)
-                        if _gives_own_date(c) and not stamped(c)
+                        for c in candidates(kind, wider, identity=identity)
+                        if own_dated(c) and not stamped(c)
                     ]
                 choices = own or choices
                 if not choices and _OF_DOCUMENT.search(question):
@@ -540,7 +371,7 @@ def _quote_draft(draft: Draft, relevant: Sequence[Evidence]) -> Draft:
     windows."""
     quoted: list[tuple[Evidence, int, int]] = []
     for choice in draft.choices[:1]:
-        quoted.append((choice.window, *_sentence_of(choice.window, choice.start, choice.end)))
+        quoted.append((choice.window, *sentence_of(choice.window, choice.start, choice.end)))
     for window in relevant[:_QUOTED]:
         if len(quoted) >= _QUOTED:
             break
@@ -581,7 +412,7 @@ def _span_citation(
 
 def _cite(choice: Choice, locate: Locate | None, scope: Collection[str] | None) -> Citation:
     # The quote is the sentence the value stands in, so the viewer shows it in context.
-    start, end = _sentence_of(choice.window, choice.start, choice.end)
+    start, end = sentence_of(choice.window, choice.start, choice.end)
     return _span_citation(choice.window, start, end, locate, scope)
 
 

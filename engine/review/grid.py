@@ -84,6 +84,7 @@ __all__ = [
 KERNEL_MODULES = (
     "engine.qa.answer_types",
     "engine.qa.binding",
+    "engine.qa.choices",
     "engine.qa.citations",
     "engine.qa.compose",
     "engine.qa.evidence",

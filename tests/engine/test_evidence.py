@@ -168,16 +168,22 @@ def test_a_value_reply_in_its_own_words_still_picks_a_candidate() -> None:
     answer; a reply naming none is checked like a free answer (an unsupported one goes)."""
     from engine.qa.compose import Mode, conclude, draft_answer
 
-    question = "Which law governs this agreement?"
+    question = "How much is the monthly fee the Customer pays?"
     windows = select_evidence(rank_sentences(question, [_item()]), budget=200, count=_count)
     draft = draft_answer(question, windows)
     assert draft.mode is Mode.VALUE and draft.grammar
-    said = conclude(draft, "The agreement is governed by the Commonwealth of Massachusetts.")
+    said = conclude(draft, "The Customer pays $7,350 each month.")
     assert said.state is AnswerState.FOUND
-    assert said.text.startswith("Commonwealth of Massachusetts [")
-    assert "Massachusetts" in said.citations[0].quote
-    wrong = conclude(draft, "It is governed by the laws of Ontario.")
+    assert said.text.startswith("$7,350 [")
+    assert "$7,350" in said.citations[0].quote
+    wrong = conclude(draft, "It pays a fee of $9,100 a month.")
     assert wrong.state is not AnswerState.FOUND and not wrong.citations
+    # governing law is read from the choice-of-law clause, without the model
+    law = "Which law governs this agreement?"
+    windows = select_evidence(rank_sentences(law, [_item()]), budget=200, count=_count)
+    ruled = draft_answer(law, windows)
+    assert ruled.mode is Mode.VALUE and not ruled.messages
+    assert conclude(ruled, "").text.startswith("Commonwealth of Massachusetts [")
 
 
 CODE = (
