@@ -26,7 +26,6 @@ from engine.qa.periods import Role, fits, gives_own_date
 from engine.qa.term_end import anniversary_spans, counted_from, period_of, start_date
 
 __all__ = [
-    "OPEN_ENDED",
     "Choice",
     "candidates",
     "counted_end",
@@ -62,8 +61,6 @@ def own_dated(choice: Choice) -> bool:
     return gives_own_date(choice.window.item.text[a : choice.start])
 
 
-# a value that is itself an open-ended term ("perpetually", "until terminated")
-OPEN_ENDED = re.compile(r"(?:until|indefinite|perpetu|in perpetuity)", re.IGNORECASE)
 _EFFECTIVE_BEFORE = re.compile(r"\beffective\b", re.IGNORECASE)
 _EFFECTIVE_AFTER = re.compile(r"^[\s,]*\(?\s*(?:the\s+|this\s+)?[\"“']?effective\s+date", re.I)
 

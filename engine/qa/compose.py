@@ -36,7 +36,6 @@ from engine.llm.backends.base import ChatMessage, GenerationParams
 from engine.qa.answer_types import AnswerType, answer_type, candidate_spans
 from engine.qa.binding import Locate, best_sentence, bind_answer
 from engine.qa.choices import (
-    OPEN_ENDED,
     Choice,
     candidates,
     counted_end,
@@ -57,7 +56,7 @@ from engine.qa.instructions import (
     evidence_header,
     evidence_turn,
 )
-from engine.qa.periods import Role, asked_role, dates_itself
+from engine.qa.periods import OPEN_ENDED, Role, asked_role, dates_itself
 from engine.qa.term_end import (
     states_term,
 )

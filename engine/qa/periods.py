@@ -26,6 +26,7 @@ from enum import StrEnum
 from engine.qa.answer_types import AnswerType, candidate_spans
 
 __all__ = [
+    "OPEN_ENDED",
     "Role",
     "asked_role",
     "dates_itself",
@@ -67,7 +68,7 @@ _AFTER: dict[Role, re.Pattern[str]] = {
 # Words a question uses for the term that a clause need not ("when does it *end*?").
 _ASKED_TERM = re.compile(r"^(?:ends?|ending|lasts?|duration)$")
 # A value that is itself an open-ended term: whatever notice follows it is another value.
-_OPEN_ENDED = re.compile(r"\s*(?:until|indefinite|perpetu|in perpetuity)", re.IGNORECASE)
+OPEN_ENDED = re.compile(r"\s*(?:until|indefinite|perpetu|in perpetuity)", re.IGNORECASE)
 _REACH_BEFORE = 10  # words
 # An agreement that runs on until someone gives notice renews itself in effect: "shall
 # continue thereafter on a month to month basis until terminated upon thirty days' notice".
@@ -86,7 +87,7 @@ def _cue(word: str, table: dict[Role, re.Pattern[str]]) -> Role | None:
 def role_of(sentence: str, start: int, end: int) -> Role | None:
     """The role of the value `sentence[start:end]`: that of the nearest cue beside it in the
     same clause (None when no cue is near)."""
-    if _OPEN_ENDED.match(sentence[start:end]):
+    if OPEN_ENDED.match(sentence[start:end]):
         return Role.TERM  # "until terminated by either party", "indefinitely", "perpetual"
     before = _words(sentence[:start])[-_REACH_BEFORE:]
     after = _words(sentence[end:])[:_REACH_AFTER]
