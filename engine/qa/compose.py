@@ -470,7 +470,9 @@ def conclude(
             return _bound(draft, reply, scope=scope, locate=locate)
         if draft.kind is AnswerType.PARTY:
             chosen = _with_cosignatories(chosen, draft.choices)
-        citations = tuple(_cite(c, locate, scope) for c in chosen)
+        # parties named in one sentence cite it once
+        cited = {(c.chunk_id, c.quote): c for c in (_cite(c, locate, scope) for c in chosen)}
+        citations = tuple(cited.values())
         keys = ", ".join(dict.fromkeys(c.key for c in citations))
         text = draft.lead + "; ".join(c.text for c in chosen) + f" [{keys}]."
         verified = any(c.verified for c in citations)

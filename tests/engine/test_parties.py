@@ -90,3 +90,4 @@ def test_the_parties_question_is_answered_from_the_preamble_without_the_model() 
     assert result.text.startswith("Halvorsen Marine AS; Quill & Barrow, Inc. (“Distributor”)")
     assert "Company" not in result.text
     assert result.citations[0].chunk_id == "dist:0"
+    assert len(result.citations) == 1  # both parties stand in one sentence: cited once
