@@ -263,3 +263,18 @@ def score_value(category: str, answer: str, gold: Gold, golds: dict[str, Gold]) 
         matched = sum(1 for n in names if len(n & words) / len(n) >= 0.5)
         return bool(names) and matched >= min(2, len(names))
     return False
+
+
+def held_out_rows(bench: Path) -> list[dict[str, str]] | None:
+    """CUAD's annotation rows (master_clauses.csv) of the contracts *outside* the benchmark's
+    twenty, which no rule was written on; None when the annotations are not in `bench`.
+    Also fills QUESTIONS."""
+    import csv
+
+    master = bench / "cuad" / "full_annotations" / "master_clauses.csv"
+    if not master.is_file():
+        return None
+    seen = {c.name.lower()[:40] for c in load_contracts(bench)}
+    csv.field_size_limit(1 << 30)
+    with master.open(encoding="utf-8") as f:
+        return [r for r in csv.DictReader(f) if r["Filename"].lower()[:40] not in seen]

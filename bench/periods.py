@@ -28,7 +28,6 @@ TOMES_BENCH_DIR). No model and no index: it runs in seconds.
 from __future__ import annotations
 
 import ast
-import csv
 import os
 import time
 from collections.abc import Sequence
@@ -76,20 +75,18 @@ def _values(question: str, text: str) -> list[tuple[int, int, str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     del argv
-    master = BENCH / "cuad" / "full_annotations" / "master_clauses.csv"
-    if not master.is_file():
-        print(f"CUAD annotations not found in {master.parent}: nothing to measure.")
+    from bench.cuad_gold import held_out_rows
+
+    rows = held_out_rows(BENCH)
+    if rows is None:
+        print(f"CUAD annotations not found in {BENCH / 'cuad'}: nothing to measure.")
         return 0
-    from bench.cuad_gold import QUESTIONS, Gold, _gold_date, load_contracts, score_value
+    from bench.cuad_gold import QUESTIONS, Gold, _gold_date, score_value
     from engine.qa.facts import add_period
     from engine.qa.periods import Role, asked_role, fits
     from engine.qa.term_end import counted_from, period_of, states_term
 
     started = time.perf_counter()
-    seen = {c.name.lower()[:40] for c in load_contracts(BENCH)}  # also fills QUESTIONS
-    csv.field_size_limit(1 << 30)
-    with master.open(encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r["Filename"].lower()[:40] not in seen]
     tally = {
         c: {
             "n": 0,
