@@ -57,9 +57,7 @@ from engine.qa.instructions import (
     evidence_turn,
 )
 from engine.qa.periods import OPEN_ENDED, Role, asked_role, dates_itself
-from engine.qa.term_end import (
-    states_term,
-)
+from engine.qa.term_end import states_term
 from engine.settings import Settings
 from engine.types import AnswerState, Citation
 
@@ -96,12 +94,10 @@ class Draft:
     choices: tuple[Choice, ...] = ()
     max_tokens: int = 160
     spans: tuple[tuple[Evidence, int, int], ...] = ()  # QUOTE: what is quoted (item offsets)
-    # VALUE: the date the chosen period ends on, counted from the start date (choices: the
-    # period, then the start); see `engine.qa.term_end`
-    counted: date | None = None
-    # VALUE: words before the value ("The term is open-ended: it runs "); with `counted`, the
-    # words before the start date ("the Effective Date is")
-    lead: str = ""
+    # VALUE decided by a rule, not by the model: the answer as written, keys included ("May 6,
+    # 2024: the term runs … [e1]; the Effective Date is May 6, 2019 [e4]."); it cites the
+    # sentence of every choice, all of which must be in scope
+    answer: str = ""
 
     def params(self, settings: Settings) -> GenerationParams:
         return GenerationParams(
@@ -234,11 +230,8 @@ def _draft(
             # ("the Company", "Franchisee"), which are not parties (see engine.qa.parties).
             named = preamble_choices((*relevant, *evidence))
             if named:
-                shown_windows = (
-                    named[0].window,
-                    *(w for w in relevant if w is not named[0].window),
-                )
-                return Draft(question, kind, Mode.VALUE, shown_windows, choices=tuple(named))
+                shown = _leading(named[0].window, relevant)
+                return Draft(question, kind, Mode.VALUE, shown, choices=tuple(named))
         wider, head_only = relevant, False
         if identity and kind in _HEAD_KINDS:
             # A document's name and its own date stand at its head: when the head holds
@@ -253,11 +246,8 @@ def _draft(
             # exhibit's form can carry another); the model only when no clause reads so
             governing = governing_choice((*relevant, *evidence))
             if governing is not None:
-                shown_windows = (
-                    governing.window,
-                    *(w for w in relevant if w is not governing.window),
-                )
-                return Draft(question, kind, Mode.VALUE, shown_windows, choices=(governing,))
+                shown = _leading(governing.window, relevant)
+                return Draft(question, kind, Mode.VALUE, shown, choices=(governing,))
         role, needs = asked_role(question) if not identity else (None, frozenset())
         if role is not None and kind in (AnswerType.DATE, AnswerType.DURATION):
             # A term clause holds the term, its renewals and the notice side by side: the
@@ -276,18 +266,22 @@ def _draft(
                 typed.sort(key=lambda c: not states_term(sentence_text(c)))
             if not typed:
                 return Draft(question, kind, Mode.NONE, evidence)
-            counted = counted_end(typed[0], evidence) if role is Role.TERM else None
+            term = typed[0]
+            counted = counted_end(term, evidence) if role is Role.TERM else None
             if counted is not None and (kind is AnswerType.DATE or _ASKS_DATE.search(question)):
                 end, start, said = counted
-                shown = (*dict.fromkeys((typed[0].window, start.window)), *relevant)
+                answer = (
+                    f"{_written(end)}: the term runs {_as_clause(term.text)} [{term.window.key}]; "
+                    f"{said} {start.text} [{start.window.key}]."
+                )
+                shown = _leading(term.window, _leading(start.window, relevant))
                 return Draft(
-                    question, kind, Mode.VALUE, tuple(dict.fromkeys(shown)),
-                    choices=(typed[0], start), counted=end, lead=said,
-                )  # fmt: skip
-            lead = ""
-            if role is Role.TERM and OPEN_ENDED.match(typed[0].text):
-                lead = "The term is open-ended: it runs "  # "perpetually", "until terminated"
-            return Draft(question, kind, Mode.VALUE, relevant, choices=tuple(typed[:1]), lead=lead)
+                    question, kind, Mode.VALUE, shown, choices=(term, start), answer=answer
+                )
+            answer = ""
+            if role is Role.TERM and OPEN_ENDED.match(term.text):  # "perpetually", "until …"
+                answer = f"The term is open-ended: it runs {term.text} [{term.window.key}]."
+            return Draft(question, kind, Mode.VALUE, relevant, choices=(term,), answer=answer)
         choices = candidates(kind, relevant, identity=identity)
         if kind is AnswerType.DATE:
             # A filing stamp on every page ("Source: ACME INC., 10-K, 2/27/2020") is not a
@@ -415,6 +409,20 @@ def _cite(choice: Choice, locate: Locate | None, scope: Collection[str] | None) 
     return _span_citation(choice.window, start, end, locate, scope)
 
 
+def _citations(
+    chosen: Sequence[Choice], locate: Locate | None, scope: Collection[str] | None
+) -> tuple[Citation, ...]:
+    """The sentence of each choice, cited once however many choices it holds (the parties
+    of one preamble sentence)."""
+    cited = {(c.chunk_id, c.quote): c for c in (_cite(c, locate, scope) for c in chosen)}
+    return tuple(cited.values())
+
+
+def _leading(window: Evidence, rest: Sequence[Evidence]) -> tuple[Evidence, ...]:
+    """`rest` with `window` first: the passage an answer stands in is shown first."""
+    return (window, *(w for w in rest if w is not window))
+
+
 def _written(day: date) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 
@@ -451,16 +459,10 @@ def conclude(
         lines = [f"“{' '.join(w.item.text[a:b].split())}” [{w.key}]" for w, a, b in draft.spans]
         state = AnswerState.FOUND if any(c.verified for c in citations) else AnswerState.UNCLEAR
         return Conclusion(state, "\n".join(lines), citations)
-    if draft.mode is Mode.VALUE and draft.counted is not None:
-        term, begun = draft.choices[:2]
-        citations = (_cite(term, locate, scope), _cite(begun, locate, scope))
-        text = (
-            f"{_written(draft.counted)}: the term runs {_as_clause(term.text)} "
-            f"[{term.window.key}]; {draft.lead} {begun.text} "
-            f"[{begun.window.key}]."
-        )
+    if draft.mode is Mode.VALUE and draft.answer:
+        citations = _citations(draft.choices, locate, scope)
         state = AnswerState.FOUND if all(c.verified for c in citations) else AnswerState.UNCLEAR
-        return Conclusion(state, text, citations)
+        return Conclusion(state, draft.answer, citations)
     if draft.mode is Mode.VALUE:
         # decided without the model (`draft.messages` empty): the one value typed to the question
         chosen = _picked(reply, draft.choices) if draft.messages else list(draft.choices[:1])
@@ -470,11 +472,9 @@ def conclude(
             return _bound(draft, reply, scope=scope, locate=locate)
         if draft.kind is AnswerType.PARTY:
             chosen = _with_cosignatories(chosen, draft.choices)
-        # parties named in one sentence cite it once
-        cited = {(c.chunk_id, c.quote): c for c in (_cite(c, locate, scope) for c in chosen)}
-        citations = tuple(cited.values())
+        citations = _citations(chosen, locate, scope)
         keys = ", ".join(dict.fromkeys(c.key for c in citations))
-        text = draft.lead + "; ".join(c.text for c in chosen) + f" [{keys}]."
+        text = "; ".join(c.text for c in chosen) + f" [{keys}]."
         verified = any(c.verified for c in citations)
         state = AnswerState.FOUND if verified else AnswerState.UNCLEAR
         return Conclusion(state, text, citations)
