@@ -24,6 +24,7 @@ from engine.qa.governing_law import governing_law_spans
 from engine.qa.parties import preamble_parties, shown
 from engine.qa.periods import Role, fits, gives_own_date
 from engine.qa.term_end import anniversary_spans, counted_from, period_of, start_date
+from ingest.types import Chunk
 
 __all__ = [
     "Choice",
@@ -88,13 +89,9 @@ def governing_choice(windows: Sequence[Evidence]) -> Choice | None:
         for a, b in governing_law_spans(window.text):
             start, end = window.start + a, window.start + b
             text = " ".join(window.item.text[start:end].split())
-            found.append((_ordinal(window.item.chunk_id), start, Choice(text, window, start, end)))
+            _, ordinal = Chunk.split_id(window.item.chunk_id)
+            found.append((ordinal, start, Choice(text, window, start, end)))
     return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
-
-
-def _ordinal(chunk_id: str) -> int:
-    tail = chunk_id.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
 
 
 def preamble_choices(windows: Sequence[Evidence]) -> list[Choice]:
@@ -136,22 +133,19 @@ def counted_end(term: Choice, evidence: Sequence[Evidence]) -> tuple[date, Choic
     if anchor is None:
         return None
     stamped = stamped_by(evidence)
-    starts = [
-        c
-        for c in candidates(AnswerType.DATE, evidence, identity=True)
-        if own_dated(c) and not stamped(c) and start_date(c.text) is not None
-    ]
-    if "effective" in anchor.lower():
-        # counted from "the Effective Date": a date the document gives as that, not a date
-        # it is merely dated ("Dated 05/05/98" where the Effective Date is an approval)
-        starts = [c for c in starts if given_as_effective(c)]
-    if not starts:
-        return None
-    start = starts[0]
-    begun = start_date(start.text)
-    end = add_period(begun, period) if begun is not None else None
-    said = "the Effective Date is" if "effective" in anchor.lower() else "the agreement is dated"
-    return (end, start, said) if end is not None else None
+    # counted from "the Effective Date": a date the document gives as that, not a date it is
+    # merely dated ("Dated 05/05/98" where the Effective Date is an approval)
+    effective = "effective" in anchor.lower()
+    for choice in candidates(AnswerType.DATE, evidence, identity=True):
+        if not own_dated(choice) or stamped(choice):
+            continue
+        begun = start_date(choice.text)
+        if begun is None or (effective and not given_as_effective(choice)):
+            continue
+        end = add_period(begun, period)
+        said = "the Effective Date is" if effective else "the agreement is dated"
+        return (end, choice, said) if end is not None else None
+    return None
 
 
 def of_role(choice: Choice, role: Role, needs: frozenset[Role]) -> bool:

@@ -30,7 +30,6 @@ from functools import cache
 from typing import Literal
 
 __all__ = [
-    "ORDINAL_WORDS",
     "ClaimCheck",
     "Fact",
     "add_period",
@@ -94,7 +93,7 @@ _TENS = {
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
-ORDINAL_WORDS = {
+_ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
     "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
     "fourteenth": 14, "fifteenth": 15, "twentieth": 20, "twenty-fifth": 25, "thirtieth": 30,
@@ -240,7 +239,7 @@ def _canonical_duration(value: float, unit: str) -> tuple[object, ...]:
 
 # "the fifth (5th) anniversary of the Effective Date": a period of five years, counted
 ANNIVERSARY = re.compile(
-    rf"\b(?P<n>{'|'.join(sorted(ORDINAL_WORDS, key=len, reverse=True))}|\d{{1,2}}(?:st|nd|rd|th))"
+    rf"\b(?P<n>{'|'.join(sorted(_ORDINAL_WORDS, key=len, reverse=True))}|\d{{1,2}}(?:st|nd|rd|th))"
     r"\s*(?:\(\s*\d{1,2}(?:st|nd|rd|th)?\s*\)\s*)?anniversary\b",
     re.IGNORECASE,
 )
@@ -249,7 +248,7 @@ ANNIVERSARY = re.compile(
 def anniversary_years(m: re.Match[str]) -> int:
     """The years of an `ANNIVERSARY` match ("fifth", "5th": 5)."""
     word = m.group("n").lower()
-    return ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
+    return _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
 
 
 def add_period(start: date, period: tuple[object, ...]) -> date | None:

@@ -80,10 +80,12 @@ def find_evidence(
 ) -> list[Evidence]:
     """The evidence windows for `question` among what `retriever` finds (best first);
     passages of `code_docs` are cut into line groups, not sentences."""
+    kind = kind or answer_type(question)
+    term = asks_term(question, kind)
     rank = getattr(retriever, "rank", None)
     if rank is not None:
         passages = [p for p in rank(question, exclude=exclude) if p.level == 0][:PASSAGES]
-        if asks_term(question, kind or answer_type(question)):
+        if term:
             # The clause that states the term shares few words with "on what date will the
             # initial term expire?" ("This Agreement shall remain in effect from the Effective
             # Date and perpetually thereafter"): its own words find it.
@@ -102,8 +104,7 @@ def find_evidence(
         code=(lambda item: item.doc_id in code_docs) if code_docs else None,
     )
     windows = select_evidence(sentences, budget=budget, count=count, first_key=first_key)
-    kind = kind or answer_type(question)
-    if windows and asks_term(question, kind) and not any(dates_itself(w.text) for w in windows):
+    if windows and term and not any(dates_itself(w.text) for w in windows):
         # a term counted from the agreement's own date ends on a date only that date gives
         windows += _opening_window(retriever, windows[0].doc_id, count, first_key + len(windows))
     return [
