@@ -4,10 +4,9 @@ before an exhibit's, never an incorporation or a court (engine.qa.governing_law,
 from __future__ import annotations
 
 from engine.qa.compose import Mode, conclude, draft_answer
-from engine.qa.evidence import rank_sentences, select_evidence
 from engine.qa.governing_law import asks_governing_law, governing_law_spans
-from engine.types import AnswerState, ContextItem
-from ingest.types import Locator
+from engine.types import AnswerState
+from tests.support.evidence import passage, windows
 
 
 def _places(text: str) -> list[str]:
@@ -59,22 +58,11 @@ def test_the_agreements_own_clause_comes_before_an_exhibits() -> None:
         "construed in accordance with the laws of the State of Vermont."
     )
     items = [
-        ContextItem(
-            key="",
-            chunk_id=f"lic:{n}",
-            document="lic.pdf",
-            locator=Locator(doc_id="lic", page=n),
-            text=t,
-            n_tokens=len(t.split()),
-            doc_id="lic",
-        )
+        passage(f"lic:{n}", t, document="lic.pdf", page=n)
         for n, t in ((40, exhibit), (12, main))  # the exhibit ranks first
     ]
     question = "Which state's law governs the interpretation of the contract?"
-    windows = select_evidence(
-        rank_sentences(question, items), budget=300, count=lambda t: len(t.split())
-    )
-    draft = draft_answer(question, windows)
+    draft = draft_answer(question, windows(question, items))
     assert draft.mode is Mode.VALUE and not draft.messages
     result = conclude(draft, "", scope=["lic"])
     assert result.state is AnswerState.FOUND and result.text.startswith("State of Utah")

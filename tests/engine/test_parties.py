@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 from engine.qa.compose import Mode, conclude, draft_answer
-from engine.qa.evidence import rank_sentences, select_evidence
 from engine.qa.parties import preamble_parties, shown
-from engine.types import AnswerState, ContextItem
-from ingest.types import Locator
+from engine.types import AnswerState
+from tests.support.evidence import passage, windows
 
 
 def _names(text: str) -> list[str]:
@@ -68,22 +67,11 @@ def test_the_parties_question_is_answered_from_the_preamble_without_the_model() 
     )
     later = "The Distributor shall buy Products from Halvorsen. The Company shall pay in USD."
     items = [
-        ContextItem(
-            key="",
-            chunk_id=f"dist:{i}",
-            document="dist.pdf",
-            locator=Locator(doc_id="dist", page=i + 1),
-            text=t,
-            n_tokens=len(t.split()),
-            doc_id="dist",
-        )
+        passage(f"dist:{i}", t, document="dist.pdf", page=i + 1)
         for i, t in enumerate((head, later))
     ]
     question = "Who are the parties to this agreement?"
-    windows = select_evidence(
-        rank_sentences(question, items), budget=300, count=lambda t: len(t.split())
-    )
-    draft = draft_answer(question, windows)
+    draft = draft_answer(question, windows(question, items))
     assert draft.mode is Mode.VALUE and not draft.messages
     result = conclude(draft, "", scope=["dist"])
     assert result.state is AnswerState.FOUND

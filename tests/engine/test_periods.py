@@ -8,6 +8,7 @@ from engine.qa.evidence import rank_sentences, select_evidence
 from engine.qa.periods import Role, asked_role, dates_itself, fits, gives_own_date, role_of
 from engine.types import AnswerState, ContextItem
 from ingest.types import Locator
+from tests.support.evidence import passage, windows
 
 # Written for this test, in the way leases and supply agreements put it (not a benchmark's).
 TERM_CLAUSE = (
@@ -67,17 +68,7 @@ def test_a_term_value_needs_no_cue_but_must_not_be_another_roles() -> None:
 
 
 def _windows(question: str, text: str) -> list:
-    item = ContextItem(
-        key="",
-        chunk_id="lease:3",
-        document="lease.pdf",
-        locator=Locator(doc_id="lease", page=2),
-        text=text,
-        n_tokens=len(text.split()),
-        doc_id="lease",
-    )
-    ranked = rank_sentences(question, [item])
-    return select_evidence(ranked, budget=300, count=lambda t: len(t.split()))
+    return windows(question, [passage("lease:3", text, document="lease.pdf", page=2)])
 
 
 def test_term_questions_get_the_value_of_their_role_without_the_model() -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date
 
 from engine.qa.compose import Mode, conclude, draft_answer
-from engine.qa.evidence import Evidence, rank_sentences, select_evidence
+from engine.qa.evidence import Evidence
 from engine.qa.facts import add_period, check_claim
 from engine.qa.term_end import anniversary_spans, counted_from, period_of, states_term
-from engine.types import AnswerState, ContextItem
-from ingest.types import Locator
+from engine.types import AnswerState
+from tests.support.evidence import passage, windows
 
 # Written for these tests in the way supply and licence agreements put it (not a benchmark's).
 OPENING = (
@@ -42,18 +42,11 @@ EVENT_OPENING = (
 QUESTION = "On what date will the contract's initial term expire?"
 
 
-def _item(chunk_id: str, text: str, page: int) -> ContextItem:
-    return ContextItem(
-        key="", chunk_id=chunk_id, document="maint.pdf",
-        locator=Locator(doc_id="maint", page=page), text=text, n_tokens=len(text.split()),
-        doc_id="maint",
-    )  # fmt: skip
-
-
 def _windows(*texts: str) -> list[Evidence]:
-    items = [_item(f"maint:{i}", t, i + 1) for i, t in enumerate(texts)]
-    ranked = rank_sentences(QUESTION, items)
-    return select_evidence(ranked, budget=400, count=lambda t: len(t.split()))
+    items = [
+        passage(f"maint:{i}", t, document="maint.pdf", page=i + 1) for i, t in enumerate(texts)
+    ]
+    return windows(QUESTION, items, budget=400)
 
 
 def test_a_term_statement_is_the_agreements_own_term() -> None:
